@@ -1,0 +1,560 @@
+#!/usr/bin/env bash
+# berth-runtime against runc, crun and the kernel floor, side by side in one run.
+#
+#   bench/runtime.sh [--no-results]      (root; `make bench` builds first, then runs this)
+#
+# Measures, with hyperfine (medians), on one busybox bundle whose process is /bin/true:
+#   run                  `R run` of /bin/true: create + start + wait + delete, as one command
+#   create/start/delete  the same lifecycle as three commands, each timed alone, and as a
+#                        cycle (`create && start && delete --force`, via sh; hyperfine
+#                        subtracts the shell's own start-up)
+#   peak RSS             /usr/bin/time -f %M of `R run` (the runtime and what it waits for)
+# in two views:
+#   unified  a private mount namespace with the cgroup2 hierarchy bound over /sys/fs/cgroup:
+#            the only view crun 1.8 accepts on this hybrid host. All runtimes and the floor.
+#   hybrid   the plain host (cgroup v1 controllers + cgroup2 at /sys/fs/cgroup/unified).
+# On a pure cgroup v2 host there is one view, the host itself.
+#
+# Every timed run uses its own container id (hyperfine's {i} parameter: one benchmark per
+# run, the first $WARMUP discarded) and each runtime its own --root in a temp dir. A runtime
+# that is missing, fails its check run, or fails during timing is reported as such.
+# The results are printed and written to bench/RESULTS.md (newest run first).
+#
+# Environment:
+#   RUNS (100) WARMUP (10) RSS_RUNS (5)    timed runs, discarded warm-up runs, RSS samples
+#   BERTH (build/bin/berth-runtime) RUNC (runc) CRUN (crun)   runtime binaries
+#   RUNTIMES ("berth runc crun floor")     which columns to measure
+#   MEASURES ("run cycle create start delete rss")
+#   FLOOR_SRC (/work/shared/bench/floor.c) compiled to the temp dir, never into the tree
+#   SPEC_RUNTIME (runc)                    generator of the bundle's config.json
+#   RESULTS (bench/RESULTS.md)  STEP_TIMEOUT (900 s per hyperfine call)
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+self="$repo_root/bench/runtime.sh"
+
+RUNS=${RUNS:-100}
+WARMUP=${WARMUP:-10}
+RSS_RUNS=${RSS_RUNS:-5}
+BERTH=${BERTH:-$repo_root/build/bin/berth-runtime}
+RUNC=${RUNC:-runc}
+CRUN=${CRUN:-crun}
+RUNTIMES=${RUNTIMES:-berth runc crun floor}
+MEASURES=${MEASURES:-run cycle create start delete rss}
+FLOOR_SRC=${FLOOR_SRC:-/work/shared/bench/floor.c}
+SPEC_RUNTIME=${SPEC_RUNTIME:-runc}
+RESULTS=${RESULTS:-$repo_root/bench/RESULTS.md}
+STEP_TIMEOUT=${STEP_TIMEOUT:-900}
+KEEP_RUNS_IN_RESULTS=10
+
+log() { echo "bench: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Inner part: measure every runtime in one view. Runs in this process (hybrid view) or in
+# a private mount namespace (unified view). Appends to $BENCH_WORK/results.tsv:
+#   view  measure  runtime  status(ok|failed|missing)  median_ms  p10_ms  p90_ms  note
+# (rss: values in KiB)
+# ---------------------------------------------------------------------------------------
+
+record() {
+  local IFS=$'\t'
+  echo "$*" >>"$BENCH_WORK/results.tsv"
+}
+
+# One line, tab-free, for a note.
+oneline() { tr '\t\n' '  ' | sed -e 's/  */ /g' -e 's/^ //' -e 's/ $//' | cut -c1-200; }
+
+runtime_bin() {
+  case "$1" in
+    berth) echo "$BERTH" ;;
+    runc) echo "$RUNC" ;;
+    crun) echo "$CRUN" ;;
+    floor) echo "$BENCH_WORK/floor" ;;
+  esac
+}
+
+# stats JSON SKIP: "median p10 p90" in ms over every run's times after the first SKIP runs
+# (one hyperfine benchmark per run with --parameter-scan, or one benchmark with many times).
+stats() {
+  jq -r --argjson skip "$2" '
+    def q(p): sort | .[((length - 1) * p) | floor];
+    def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+                       else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    [.results[].times[]] | .[$skip:] | map(. * 1000)
+    | "\(median) \(q(0.1)) \(q(0.9))"' "$1"
+}
+
+# Force-delete whatever a runtime left in its --root; print how many there were.
+sweep_root() {
+  local bin=$1 root=$2 n=0 id
+  [[ -d "$root" ]] || { echo 0; return; }
+  for id in $(ls -A "$root" 2>/dev/null); do
+    [[ -d "$root/$id" ]] || continue
+    n=$((n + 1))
+    timeout 30 "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  done
+  echo "$n"
+}
+
+# hyperfine_scan VIEW RT MEASURE LOGNAME hyperfine-args...: one benchmark per run, ids {i}.
+hyperfine_scan() {
+  local view=$1 rt=$2 measure=$3 name=$4
+  shift 4
+  local json="$BENCH_WORK/json/$name.json" err="$BENCH_WORK/logs/$name.err"
+  if timeout "$STEP_TIMEOUT" hyperfine --style none --runs 1 --warmup 0 \
+      --parameter-scan i 1 $((WARMUP + RUNS)) --export-json "$json" "$@" \
+      </dev/null >/dev/null 2>"$err"; then
+    local s
+    s=$(stats "$json" "$WARMUP")
+    # shellcheck disable=SC2086
+    record "$view" "$measure" "$rt" ok $s ""
+    log "[$view] $rt $measure: $(awk '{printf "%.2f ms", $1}' <<<"$s")"
+  else
+    local rc=$? why
+    why=$(grep -v -i warning "$err" | oneline)
+    [[ $rc -ne 124 ]] || why="timed out after ${STEP_TIMEOUT}s"
+    record "$view" "$measure" "$rt" failed - - - "failed during timed runs: ${why:-exit $rc}"
+    log "[$view] $rt $measure: FAILED ($why)"
+  fi
+}
+
+# check_runtime VIEW RT BIN ROOT: one `run` of the check bundle, which echoes a token from
+# inside the container. Prints the reason on failure.
+check_runtime() {
+  local view=$1 rt=$2 bin=$3 root=$4 out err rc=0
+  out="$BENCH_WORK/logs/check-$view-$rt.out"
+  err="$BENCH_WORK/logs/check-$view-$rt.err"
+  timeout 60 "$bin" --root "$root" run --bundle "$BENCH_WORK/check" "chk-$rt-${view:0:1}-$$" \
+    </dev/null >"$out" 2>"$err" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    echo "check run exited $rc: $(oneline <"$err")"
+    return 1
+  fi
+  if ! grep -qx "$BENCH_TOKEN" "$out"; then
+    echo "check run exited 0 but nothing came from inside the container (not a working runtime yet?)"
+    return 1
+  fi
+  local left
+  left=$(sweep_root "$bin" "$root")
+  if [[ $left -ne 0 ]]; then
+    echo "check run left $left container(s) in --root after exit"
+    return 1
+  fi
+}
+
+# check_cycle RT BIN ROOT: one create/start/state/delete. Prints the reason on failure.
+check_cycle() {
+  local rt=$1 bin=$2 root=$3 id="cyc-$rt-$$" err="$BENCH_WORK/logs/check-cycle-$rt.err"
+  if ! timeout 60 "$bin" --root "$root" create --bundle "$BENCH_WORK/bundle" "$id" \
+      </dev/null >/dev/null 2>"$err"; then
+    echo "create failed: $(oneline <"$err")"; sweep_root "$bin" "$root" >/dev/null; return 1
+  fi
+  if ! timeout 60 "$bin" --root "$root" start "$id" </dev/null >/dev/null 2>"$err"; then
+    echo "start failed: $(oneline <"$err")"; sweep_root "$bin" "$root" >/dev/null; return 1
+  fi
+  if ! wait_stopped "$bin" "$root" "$id"; then
+    echo "state never reported \"stopped\" after start"; sweep_root "$bin" "$root" >/dev/null; return 1
+  fi
+  if ! timeout 60 "$bin" --root "$root" delete "$id" </dev/null >/dev/null 2>"$err"; then
+    echo "delete failed: $(oneline <"$err")"; sweep_root "$bin" "$root" >/dev/null; return 1
+  fi
+}
+
+wait_stopped() {
+  local bin=$1 root=$2 id=$3 k
+  for ((k = 0; k < 500; k++)); do
+    if "$bin" --root "$root" state "$id" 2>/dev/null | grep -q '"status": *"stopped"'; then
+      return 0
+    fi
+    sleep 0.01
+  done
+  return 1
+}
+
+measure_rss() {
+  local view=$1 rt=$2 k rc
+  shift 2
+  local samples=() f="$BENCH_WORK/logs/rss-$view-$rt"
+  for ((k = 1; k <= RSS_RUNS; k++)); do
+    rc=0
+    /usr/bin/time -f %M -o "$f.$k" "$@" "rss-$rt-${view:0:1}-$k" </dev/null >/dev/null 2>"$f.err" || rc=$?
+    if [[ $rc -ne 0 ]]; then
+      record "$view" rss "$rt" failed - - - "exit $rc: $(oneline <"$f.err")"
+      return
+    fi
+    samples+=("$(tail -n 1 "$f.$k")")
+  done
+  local s
+  s=$(printf '%s\n' "${samples[@]}" | sort -n | awk '{v[NR]=$1} END {
+      m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+      printf "%s %s %s", m, v[1], v[NR]}')
+  # shellcheck disable=SC2086
+  record "$view" rss "$rt" ok $s "KiB; median, min, max of $RSS_RUNS"
+  log "[$view] $rt peak RSS: $(awk '{printf "%.1f MiB", $1 / 1024}' <<<"$s")"
+}
+
+wants() { [[ " $MEASURES " == *" $1 "* ]]; }
+
+measure_runtime() {
+  local view=$1 rt=$2 bin root reason q
+  bin=$(runtime_bin "$rt")
+  root="$BENCH_WORK/state/$view-$rt"
+  local bundle="$BENCH_WORK/bundle"
+  if [[ -n "${BENCH_MISSING[$rt]:-}" ]]; then
+    record "$view" all "$rt" missing - - - "${BENCH_MISSING[$rt]}"
+    return
+  fi
+  if [[ "$rt" == floor ]]; then
+    if ! reason=$(timeout 60 "$bin" "$bundle/rootfs" 2>&1 </dev/null); then
+      record "$view" all floor failed - - - "check run failed: $(oneline <<<"$reason")"
+      return
+    fi
+    if wants run; then
+      local json="$BENCH_WORK/json/$view-floor-run.json"
+      if timeout "$STEP_TIMEOUT" hyperfine -N --style none --runs "$RUNS" --warmup "$WARMUP" \
+          --export-json "$json" "$bin $bundle/rootfs" </dev/null >/dev/null \
+          2>"$BENCH_WORK/logs/$view-floor-run.err"; then
+        local s
+        s=$(stats "$json" 0)
+        # shellcheck disable=SC2086
+        record "$view" run floor ok $s ""
+        log "[$view] floor run: $(awk '{printf "%.2f ms", $1}' <<<"$s")"
+      else
+        record "$view" run floor failed - - - "$(oneline <"$BENCH_WORK/logs/$view-floor-run.err")"
+      fi
+    fi
+    wants rss && measure_rss "$view" floor "$bin" "$bundle/rootfs"
+    return
+  fi
+
+  mkdir -p "$root"
+  if ! reason=$(check_runtime "$view" "$rt" "$bin" "$root"); then
+    record "$view" all "$rt" failed - - - "$reason"
+    log "[$view] $rt: not measured: $reason"
+    return
+  fi
+  q=$(printf '%q --root %q' "$bin" "$root")
+  local v=${view:0:1} left
+  if wants run; then
+    hyperfine_scan "$view" "$rt" run "$view-$rt-run" -N \
+      "$q run --bundle $bundle $rt-$v-run-{i}"
+    left=$(sweep_root "$bin" "$root")
+    [[ $left -eq 0 ]] || record "$view" note "$rt" failed - - - "run left $left container(s) behind"
+  fi
+  if wants cycle || wants create || wants start || wants delete; then
+    if ! reason=$(check_cycle "$rt" "$bin" "$root"); then
+      local m
+      for m in cycle create start delete; do
+        wants "$m" && record "$view" "$m" "$rt" failed - - - "$reason"
+      done
+      log "[$view] $rt create/start/delete: not measured: $reason"
+    else
+      if wants cycle; then
+        hyperfine_scan "$view" "$rt" cycle "$view-$rt-cycle" \
+          "$q create --bundle $bundle $rt-$v-cyc-{i} && $q start $rt-$v-cyc-{i} && $q delete --force $rt-$v-cyc-{i}"
+        sweep_root "$bin" "$root" >/dev/null
+      fi
+      if wants create; then
+        hyperfine_scan "$view" "$rt" create "$view-$rt-create" -N \
+          --cleanup "$q delete --force $rt-$v-cre-{i}" \
+          "$q create --bundle $bundle $rt-$v-cre-{i}"
+        sweep_root "$bin" "$root" >/dev/null
+      fi
+      if wants start; then
+        hyperfine_scan "$view" "$rt" start "$view-$rt-start" -N \
+          --prepare "$q create --bundle $bundle $rt-$v-sta-{i}" \
+          --cleanup "$q delete --force $rt-$v-sta-{i}" \
+          "$q start $rt-$v-sta-{i}"
+        sweep_root "$bin" "$root" >/dev/null
+      fi
+      if wants delete; then
+        # prepare: create, start, and wait until /bin/true has exited (at most 5 s).
+        hyperfine_scan "$view" "$rt" delete "$view-$rt-delete" -N \
+          --prepare "$BENCH_WORK/prepare-delete $q $bundle $rt-$v-del-{i}" \
+          "$q delete $rt-$v-del-{i}"
+        sweep_root "$bin" "$root" >/dev/null
+      fi
+    fi
+  fi
+  wants rss && measure_rss "$view" "$rt" "$bin" --root "$root" run --bundle "$bundle"
+  sweep_root "$bin" "$root" >/dev/null
+}
+
+inner() {
+  local view=$1 rt
+  if [[ "$view" == unified && "${BENCH_BIND_UNIFIED:-0}" == 1 ]]; then
+    mount --make-rprivate /
+    mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
+  fi
+  declare -gA BENCH_MISSING=()
+  eval "$BENCH_MISSING_DECL"
+  # crun 1.8 refuses hybrid hosts; it is still tried there, and its error reported.
+  for rt in $RUNTIMES; do
+    measure_runtime "$view" "$rt"
+  done
+}
+
+if [[ "${1:-}" == --inner ]]; then
+  inner "$2"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------
+# Outer part: set up, run each view, print and write the results.
+# ---------------------------------------------------------------------------------------
+
+write_results=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-results) write_results=0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $arg (see --help)" ;;
+  esac
+done
+
+[[ $(id -u) -eq 0 ]] || die "needs root (containers, mount namespaces); run: sudo make bench"
+for tool in hyperfine jq gcc unshare mount timeout; do
+  command -v "$tool" >/dev/null || die "$tool not found (scripts/install-deps.sh installs it)"
+done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (apt-get install time)"
+
+BENCH_WORK=$(mktemp -d /run/berth-bench.XXXXXX)
+export BENCH_WORK
+mkdir -p "$BENCH_WORK"/{json,logs,state}
+BENCH_TOKEN="berth-bench-ok-$$"
+export BENCH_TOKEN RUNS WARMUP RSS_RUNS BERTH RUNC CRUN RUNTIMES MEASURES STEP_TIMEOUT
+
+cleanup() {
+  local d rt
+  for d in "$BENCH_WORK"/state/*; do
+    [[ -d "$d" ]] || continue
+    rt=${d##*-}
+    sweep_root "$(runtime_bin "$rt")" "$d" >/dev/null || true
+  done
+  rm -rf "$BENCH_WORK"
+}
+trap cleanup EXIT
+
+# Which runtimes exist.
+declare -A BENCH_MISSING=()
+for rt in $RUNTIMES; do
+  case "$rt" in
+    berth)
+      [[ -x "$BERTH" ]] || BENCH_MISSING[berth]="$BERTH not found (make build)" ;;
+    runc|crun)
+      command -v "$(runtime_bin "$rt")" >/dev/null || BENCH_MISSING[$rt]="$(runtime_bin "$rt") not installed" ;;
+    floor)
+      if [[ ! -f "$FLOOR_SRC" ]]; then
+        BENCH_MISSING[floor]="$FLOOR_SRC not found"
+      elif ! gcc -O2 -o "$BENCH_WORK/floor" "$FLOOR_SRC" 2>"$BENCH_WORK/logs/floor-cc.err"; then
+        BENCH_MISSING[floor]="$FLOOR_SRC does not compile: $(oneline <"$BENCH_WORK/logs/floor-cc.err")"
+      fi ;;
+    *) die "unknown runtime $rt in RUNTIMES" ;;
+  esac
+done
+BENCH_MISSING_DECL=$(declare -p BENCH_MISSING | sed 's/^declare -A/declare -gA/')
+export BENCH_MISSING_DECL
+
+# The bundles: /bin/true for timing; an echo of a token to check each runtime really runs
+# a container. Same config for every runtime; no linux.resources.devices (crun on cgroup2).
+make_bench_bundle() {
+  local dir=$1
+  shift
+  RUNTIME=$SPEC_RUNTIME "$repo_root/scripts/make-bundle.sh" "$dir" -- "$@" 2>>"$BENCH_WORK/logs/bundle.err" \
+    || die "make-bundle.sh failed: $(cat "$BENCH_WORK/logs/bundle.err")"
+  jq 'del(.linux.resources.devices)' "$dir/config.json" >"$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+make_bench_bundle "$BENCH_WORK/bundle" /bin/true
+
+# --prepare of the delete measurement: RUNTIME --root ROOT BUNDLE ID -> a stopped container.
+cat >"$BENCH_WORK/prepare-delete" <<'PREPARE'
+#!/bin/sh
+rt=$1 root=$3 bundle=$4 id=$5
+"$rt" --root "$root" create --bundle "$bundle" "$id" </dev/null >/dev/null || exit 1
+"$rt" --root "$root" start "$id" || exit 1
+for k in $(seq 500); do
+  "$rt" --root "$root" state "$id" 2>/dev/null | grep -q '"status": *"stopped"' && exit 0
+  sleep 0.01
+done
+echo "prepare-delete: $id never reached \"stopped\"" >&2
+exit 1
+PREPARE
+chmod 0755 "$BENCH_WORK/prepare-delete"
+make_bench_bundle "$BENCH_WORK/check" /bin/echo "$BENCH_TOKEN"
+
+# Views.
+if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+  BENCH_HOST_CGROUP=v2
+  views=(unified)
+  BENCH_BIND_UNIFIED=0
+elif [[ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" == cgroup2fs ]]; then
+  BENCH_HOST_CGROUP=hybrid
+  views=(unified hybrid)
+  BENCH_BIND_UNIFIED=1
+else
+  BENCH_HOST_CGROUP=v1
+  views=(hybrid)
+  BENCH_BIND_UNIFIED=0
+fi
+export BENCH_HOST_CGROUP BENCH_BIND_UNIFIED
+
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load_before" 'BEGIN { exit !(l > 0.5) }'; then
+  log "warning: load average $load_before: other work on this machine will inflate the numbers"
+fi
+log "runs=$RUNS warmup=$WARMUP rss_runs=$RSS_RUNS views: ${views[*]}; work dir $BENCH_WORK"
+: >"$BENCH_WORK/results.tsv"
+for view in "${views[@]}"; do
+  if [[ "$view" == unified && "$BENCH_BIND_UNIFIED" == 1 ]]; then
+    unshare -m --propagation private -- bash "$self" --inner unified
+  else
+    bash "$self" --inner "$view"
+  fi
+done
+
+# ---------------------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------------------
+
+version_of() {
+  local rt=$1 bin v
+  [[ -z "${BENCH_MISSING[$rt]:-}" ]] || { echo "missing"; return; }
+  bin=$(runtime_bin "$rt")
+  case "$rt" in
+    floor) echo "$(basename "$FLOOR_SRC") sha256:$(sha256sum "$FLOOR_SRC" | cut -c1-12)"; return ;;
+  esac
+  v=$(timeout 10 "$bin" --version 2>/dev/null | head -n 1 | oneline) || true
+  [[ -n "$v" ]] || v="(no --version output)"
+  if [[ "$rt" == berth ]]; then
+    local commit dirty=""
+    commit=$(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    [[ -z "$(git -C "$repo_root" status --porcelain -- src cmd CMakeLists.txt 2>/dev/null)" ]] || dirty="+uncommitted changes"
+    v="$v (commit $commit$dirty)"
+  fi
+  echo "$v"
+}
+
+view_title() {
+  case "$1" in
+    unified)
+      if [[ "$BENCH_BIND_UNIFIED" == 1 ]]; then
+        echo "unified: private mount namespace, cgroup2 (/sys/fs/cgroup/unified) bound over /sys/fs/cgroup"
+      else
+        echo "unified: the host's cgroup2 hierarchy"
+      fi ;;
+    hybrid) echo "hybrid: the plain host, cgroup v1 controllers (+ cgroup2 at /sys/fs/cgroup/unified)" ;;
+  esac
+}
+
+# Markdown table of one view, then its notes.
+render_view() {
+  awk -F'\t' -v view="$1" -v runtimes="$RUNTIMES" -v measures="$MEASURES" '
+    BEGIN {
+      nr = split(runtimes, rts, " "); nm = split(measures, ms, " ")
+      label["run"] = "run /bin/true (ms)"
+      label["cycle"] = "create+start+delete cycle (ms)"
+      label["create"] = "create alone (ms)"
+      label["start"] = "start alone (ms)"
+      label["delete"] = "delete alone (ms)"
+      label["rss"] = "peak RSS of `run` (MiB)"
+    }
+    $1 != view { next }
+    $2 == "all" || $2 == "note" {
+      if ($2 == "all") { whole[$3] = $4 }
+      notes[++nn] = $3 ": " $4 " - " $8
+      next
+    }
+    {
+      status[$2, $3] = $4; med[$2, $3] = $5
+      if ($4 != "ok") notes[++nn] = $3 " " $2 ": " $4 " - " $8
+    }
+    function cell(m, rt,   v) {
+      if ((m, rt) in status) {
+        if (status[m, rt] != "ok") return status[m, rt]
+        v = med[m, rt]
+        return (m == "rss") ? sprintf("%.1f", v / 1024) : sprintf("%.2f", v)
+      }
+      if (rt == "floor" && m != "run" && m != "rss") return "n/a"
+      if (rt in whole) return whole[rt]
+      return "-"
+    }
+    function ratio(m, a, b) {
+      if (status[m, a] == "ok" && status[m, b] == "ok" && med[m, b] > 0)
+        return sprintf("%.2f", med[m, a] / med[m, b])
+      return "-"
+    }
+    END {
+      hdr = "| measurement |"; sep = "|---|"
+      for (i = 1; i <= nr; i++) { hdr = hdr " " rts[i] " |"; sep = sep "---:|" }
+      has_berth = (runtimes ~ /(^| )berth( |$)/)
+      if (has_berth) for (i = 1; i <= nr; i++) if (rts[i] != "berth") {
+        hdr = hdr " berth/" rts[i] " |"; sep = sep "---:|"
+      }
+      print hdr; print sep
+      for (j = 1; j <= nm; j++) {
+        m = ms[j]; line = "| " label[m] " |"
+        for (i = 1; i <= nr; i++) line = line " " cell(m, rts[i]) " |"
+        if (has_berth) for (i = 1; i <= nr; i++) if (rts[i] != "berth")
+          line = line " " ratio(m, "berth", rts[i]) " |"
+        print line
+      }
+      if (nn) { print ""; for (k = 1; k <= nn; k++) print "- " notes[k] }
+    }' "$BENCH_WORK/results.tsv"
+}
+
+# Spread (p10-p90 of the timed runs) for the record.
+render_spread() {
+  awk -F'\t' -v view="$1" '$1 == view && $4 == "ok" && $2 != "rss" {
+      s = s sprintf("%s%s %s %.2f-%.2f", (s ? "; " : ""), $3, $2, $6, $7) }
+    END { if (s) print "p10-p90 (ms): " s }' "$BENCH_WORK/results.tsv"
+}
+
+cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+report="$BENCH_WORK/report.md"
+{
+  echo "## $started"
+  echo
+  echo "- machine: $(nproc) cores (${cpu:-unknown cpu}), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME"), cgroups: $BENCH_HOST_CGROUP, 1-min load average $load_before before / $load_after after"
+  echo "- versions:"
+  for rt in $RUNTIMES; do
+    echo "  - $rt: $(version_of "$rt")"
+  done
+  echo "  - hyperfine: $(hyperfine --version | awk '{print $2}')"
+  echo "- method: median of $RUNS timed runs after $WARMUP discarded, each with its own container id and a --root per runtime in a tmpfs temp dir; peak RSS: median of $RSS_RUNS \`/usr/bin/time -f %M\` of \`run\`. Bundle: \`$SPEC_RUNTIME spec\` with args [/bin/true], linux.resources.devices removed, busybox-static rootfs on tmpfs."
+  for view in "${views[@]}"; do
+    echo
+    echo "### $(view_title "$view")"
+    echo
+    render_view "$view"
+    echo
+    render_spread "$view"
+  done
+} >"$report"
+
+echo
+cat "$report"
+
+if [[ $write_results -eq 1 ]]; then
+  tmp="$RESULTS.tmp.$$"
+  {
+    echo "# berth-runtime benchmark results"
+    echo
+    echo "Written by \`bench/runtime.sh\` (\`make bench\`); see bench/README.md. Newest run first;"
+    echo "the last $KEEP_RUNS_IN_RESULTS runs are kept. Compare ratios taken within one run: this"
+    echo "machine kind is noisy from run to run."
+    echo
+    echo "<!-- run -->"
+    cat "$report"
+    echo
+    if [[ -f "$RESULTS" ]]; then
+      awk -v keep=$((KEEP_RUNS_IN_RESULTS - 1)) '/^<!-- run -->$/ { n++ } n >= 1 && n <= keep' "$RESULTS" \
+        | sed '1{/^$/d}'
+    fi
+  } >"$tmp"
+  mv "$tmp" "$RESULTS"
+  log "results written to ${RESULTS#"$repo_root"/}"
+fi
