@@ -220,6 +220,7 @@ struct Linux {
   std::string mount_label;
   std::optional<Personality> personality;
   std::string intel_rdt_clos_id;  // not supported: a clear error if set
+  bool intel_rdt = false;         // linux.intelRdt present (even without closID)
 
   bool has_namespace(NamespaceType t) const;
   const Namespace* find_namespace(NamespaceType t) const;
@@ -262,7 +263,12 @@ Spec default_spec(bool rootless, uid_t uid = 0, gid_t gid = 0);
 std::optional<int> capability_number(std::string_view name);
 std::string_view capability_name(int number);
 int last_known_capability();
-// Rlimit name -> RLIMIT_* number; nullopt if unknown.
+// Rlimit name -> RLIMIT_* number; nullopt if unknown. Also accepts names without the RLIMIT_
+// prefix, case-insensitively ("nofile"), for CLI flags.
 std::optional<int> rlimit_number(std::string_view name);
+
+// `s` as a JSON string literal for an error message, cut after 128 bytes (on a UTF-8 boundary,
+// marked with "...") so that hostile input cannot make messages huge.
+std::string quote_for_message(std::string_view s);
 
 }  // namespace berth::oci
