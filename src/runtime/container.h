@@ -1,0 +1,85 @@
+// berth's libcontainer: the OCI runtime operations, one function per runtime-spec verb.
+// cmd/berth-runtime/<verb>.cc parses flags and calls these; nothing here prints to stdout
+// except where the verb's contract is output (run/exec attach the caller's stdio).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "oci/spec.h"
+#include "util/result.h"
+
+namespace berth::runtime {
+
+struct Globals {
+  std::string root = "/run/berth-runtime";  // state directory (runc's --root)
+  bool systemd_cgroup = false;
+  bool debug = false;
+};
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+  // `run` only:
+  bool detach = false;  // -d: return once started
+  bool keep = false;    // --keep: do not delete after the container exits
+};
+
+// create: everything but the user process's exec; the init then waits for `start`.
+Result<void> create(const Globals& g, const CreateOptions& o);
+// run: create + start (+ wait, forwarding signals, unless detached). Returns the container's
+// exit code (128+N for a signal).
+Result<int> run(const Globals& g, const CreateOptions& o);
+// start: releases a created container. Fails with the exec error if the process cannot start.
+Result<void> start(const Globals& g, const std::string& id);
+// state: the runtime-spec state JSON, pretty-printed like runc.
+Result<std::string> state(const Globals& g, const std::string& id);
+Result<void> kill(const Globals& g, const std::string& id, int signal, bool all);
+Result<void> remove(const Globals& g, const std::string& id, bool force);  // `delete`
+
+struct ContainerSummary {
+  std::string id;
+  pid_t pid = 0;
+  std::string status;
+  std::string bundle;
+  std::string created;  // RFC 3339
+  std::string owner;
+  std::map<std::string, std::string> annotations;
+};
+Result<std::vector<ContainerSummary>> list(const Globals& g);
+// The pids of every process in the container, as seen from the host.
+Result<std::vector<pid_t>> pids(const Globals& g, const std::string& id);
+
+struct ExecOptions {
+  std::string id;
+  std::string process_json_path;  // --process
+  std::vector<std::string> args;
+  bool tty = false;
+  bool detach = false;
+  std::vector<std::string> env;
+  std::optional<std::string> cwd;
+  std::optional<std::string> user;  // uid[:gid]
+  std::vector<std::string> caps;
+  std::vector<uint32_t> additional_gids;
+  bool no_new_privs = false;
+  std::string console_socket;
+  std::string pid_file;
+  int preserve_fds = 0;
+};
+Result<int> exec(const Globals& g, const ExecOptions& o);
+
+// The runtime-spec "features" document describing what this runtime supports.
+std::string features_json();
+
+// Signal name ("KILL", "SIGKILL", "9", "SIGRTMIN+1") -> number.
+Result<int> parse_signal(const std::string& s);
+
+}  // namespace berth::runtime

@@ -1,0 +1,391 @@
+// create and run, the parent's side: prepare everything the init needs, clone it into its new
+// namespaces, map its ids, run the runtime-side hooks when it asks, and record its state once
+// it reports Ready. Any failure on the way kills the init and removes the state dir, so a
+// failed create leaves nothing behind.
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "runtime/container.h"
+#include "runtime/internal.h"
+#include "util/log.h"
+
+namespace berth::runtime {
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+std::string now_rfc3339() {
+  char buf[40];
+  return std::string(log::now_rfc3339(buf));
+}
+
+// A unix socket address for `path`; long paths go through /proc/self/fd of their directory.
+struct SockAddr {
+  struct sockaddr_un sa = {};
+  socklen_t len = 0;
+  UniqueFd dir;  // keeps the directory open while the address is used
+};
+
+Result<SockAddr> unix_address(const std::string& path) {
+  SockAddr a;
+  a.sa.sun_family = AF_UNIX;
+  std::string p = path;
+  if (p.size() >= sizeof a.sa.sun_path) {
+    size_t slash = p.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : p.substr(0, slash);
+    a.dir.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!a.dir) return Error::sys("open " + dir);
+    p = "/proc/self/fd/" + std::to_string(a.dir.get()) + "/" + p.substr(slash + 1);
+    if (p.size() >= sizeof a.sa.sun_path) return Error::invalid("socket path too long: " + path);
+  }
+  memcpy(a.sa.sun_path, p.c_str(), p.size() + 1);
+  a.len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + p.size() + 1);
+  return a;
+}
+
+Result<UniqueFd> listen_unix(const std::string& path) {
+  SockAddr a = BERTH_TRY(unix_address(path));
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::sys("socket");
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&a.sa), a.len) < 0)
+    return Error::sys("bind " + path);
+  if (::listen(s.get(), 4) < 0) return Error::sys("listen " + path);
+  return s;
+}
+
+Result<UniqueFd> namespace_fd(const oci::Namespace& ns) {
+  UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::sys(std::string(oci::json_name(ns.type)) + " namespace " + quoted(ns.path));
+  int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
+  if (type < 0 || type != oci::clone_flag(ns.type))
+    return Error::invalid(quoted(ns.path) + " is not a " + oci::json_name(ns.type) + " namespace");
+  return fd;
+}
+
+Result<void> write_id_map(pid_t pid, const char* file, const std::vector<oci::IdMapping>& m) {
+  std::string text;
+  for (const oci::IdMapping& e : m)
+    text += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
+            std::to_string(e.size) + "\n";
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return Error::sys("open " + path);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    return Error::sys(std::string("write ") + file);
+  return ok();
+}
+
+Result<void> write_time_offsets(const oci::Linux& l) {
+  std::string text;
+  for (const char* clock : {"monotonic", "boottime"}) {
+    auto s = l.time_offsets_secs.find(clock);
+    auto ns = l.time_offsets_nanosecs.find(clock);
+    if (s == l.time_offsets_secs.end() && ns == l.time_offsets_nanosecs.end()) continue;
+    text += std::string(clock) + " " +
+            std::to_string(s == l.time_offsets_secs.end() ? 0 : s->second) + " " +
+            std::to_string(ns == l.time_offsets_nanosecs.end() ? 0 : ns->second) + "\n";
+  }
+  if (text.empty()) return ok();
+  UniqueFd fd(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), text.data(), text.size()) < 0)
+    return Error::sys("linux.timeOffsets: write timens_offsets");
+  return ok();
+}
+
+int read_last_cap() {
+  auto t = read_file("/proc/sys/kernel/cap_last_cap", 64);
+  if (!t) return oci::last_known_capability();
+  return atoi(t->c_str());
+}
+
+pid_t clone_init(int flags) {
+  struct clone_args args = {};
+  args.flags = static_cast<uint64_t>(flags);
+  args.exit_signal = SIGCHLD;
+  return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
+}
+
+// A created container while create/run still drives it.
+struct Created {
+  ChildProcess init;
+  SyncSocket sync;
+  UniqueFd master;  // run with a terminal and no console socket
+  State state;
+  oci::Spec spec;
+  std::string dir;
+};
+
+// Removes the state dir unless dismissed: the error paths of create.
+struct StateDirGuard {
+  std::string root, id;
+  bool armed = true;
+  ~StateDirGuard() {
+    if (armed) (void)remove_state_dir(root, id);
+  }
+};
+
+Result<void> check_terminal_options(const oci::Process& p, const CreateOptions& o, bool run_mode) {
+  bool detached = !run_mode || o.detach;
+  if (p.terminal && detached && o.console_socket.empty())
+    return Error::invalid("cannot allocate tty if berth-runtime will detach without setting "
+                          "console socket");
+  if (!p.terminal && !o.console_socket.empty())
+    return Error::invalid("cannot use console socket if berth-runtime will not allocate tty");
+  return ok();
+}
+
+void warn_unapplied(const oci::Spec& spec) {
+  if (!spec.linux || !spec.linux->resources) return;
+  const oci::Resources& r = *spec.linux->resources;
+  if (r.memory || r.cpu || r.pids_limit || r.block_io || !r.hugepage_limits.empty() || r.network ||
+      !r.rdma.empty() || !r.unified.empty())
+    log::warn("linux.resources: cgroup limits are not applied by this version");
+}
+
+Result<Created> create_container(const Globals& g, const CreateOptions& o, bool run_mode) {
+  BERTH_TRY(validate_id(o.id));
+  char bundle_buf[PATH_MAX];
+  if (!::realpath(o.bundle.c_str(), bundle_buf)) return Error::sys("bundle " + quoted(o.bundle));
+  std::string bundle = bundle_buf;
+  if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
+
+  Created c;
+  c.spec = BERTH_TRY(load_bundle_spec("config.json"));
+  const oci::Spec& spec = c.spec;
+  if (spec.linux && spec.linux->seccomp)
+    return Error::unsupported("linux.seccomp: seccomp filters are not supported by this version");
+  const oci::Process& proc = *spec.process;
+  BERTH_TRY(check_terminal_options(proc, o, run_mode));
+  warn_unapplied(spec);
+
+  if (::mkdir(g.root.c_str(), 0700) < 0 && errno != EEXIST)
+    return Error::sys("create state root " + quoted(g.root));
+  c.dir = state_dir(g.root, o.id);
+  if (::mkdir(c.dir.c_str(), 0700) < 0) {
+    if (errno == EEXIST) return Error::conflict("container with id exists: " + o.id);
+    return Error::sys("create state dir " + quoted(c.dir));
+  }
+  StateDirGuard guard{g.root, o.id};
+
+  InitContext ctx;
+  ctx.spec = &spec;
+  ctx.process = &proc;
+  ctx.id = o.id;
+  ctx.bundle = bundle;
+  ctx.state_dir = c.dir;
+  ctx.run_mode = run_mode;
+  ctx.no_pivot = o.no_pivot;
+  ctx.no_new_keyring = o.no_new_keyring;
+  ctx.last_cap = read_last_cap();
+  char root_buf[PATH_MAX];
+  if (!::realpath(spec.root.path.c_str(), root_buf))
+    return Error::sys("root.path " + quoted(spec.root.path));
+  ctx.rootfs = root_buf;
+  ctx.rootfs_fd.reset(::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!ctx.rootfs_fd) return Error::sys("root.path " + quoted(ctx.rootfs));
+  ctx.host_devnull.reset(::open("/dev/null", O_PATH | O_CLOEXEC));
+  struct stat st;
+  if (!ctx.host_devnull || ::fstat(ctx.host_devnull.get(), &st) < 0 || !S_ISCHR(st.st_mode) ||
+      st.st_rdev != makedev(1, 3))
+    return Error::invalid("host /dev/null is not the null device");
+
+  ctx.preserve_fds = o.preserve_fds;
+  if (const char* lf = ::getenv("LISTEN_FDS")) {
+    int n = atoi(lf);
+    if (n > 0) {
+      ctx.preserve_fds += n;
+      ctx.extra_env = {"LISTEN_FDS=" + std::to_string(n), "LISTEN_PID=1"};
+    }
+  }
+  if (spec.hooks)
+    ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
+
+  auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
+  ctx.sync = std::move(child_sync);
+  if (!run_mode) ctx.start_listener = BERTH_TRY(listen_unix(c.dir + "/" + kStartSocket));
+  if (!o.console_socket.empty()) {
+    SockAddr a = BERTH_TRY(unix_address(o.console_socket));
+    ctx.console_socket.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!ctx.console_socket ||
+        ::connect(ctx.console_socket.get(), reinterpret_cast<sockaddr*>(&a.sa), a.len) < 0)
+      return Error::sys("connect to console socket " + quoted(o.console_socket));
+  }
+
+  // Namespaces: new ones are clone flags; joined ones are fds. The pid and time namespaces
+  // apply to children only, so the parent enters those itself just around clone.
+  int clone_flags = 0;
+  UniqueFd pid_join, time_join, own_pid_ns, own_time_ns;
+  bool user_joined = false, new_time = false;
+  if (spec.linux) {
+    for (const oci::Namespace& ns : spec.linux->namespaces) {
+      if (ns.path.empty()) {
+        if (ns.type == oci::NamespaceType::Time) new_time = true;
+        else clone_flags |= oci::clone_flag(ns.type);
+        continue;
+      }
+      UniqueFd fd = BERTH_TRY_CTX(namespace_fd(ns), "linux.namespaces");
+      if (ns.type == oci::NamespaceType::Pid) pid_join = std::move(fd);
+      else if (ns.type == oci::NamespaceType::Time) time_join = std::move(fd);
+      else {
+        user_joined |= ns.type == oci::NamespaceType::User;
+        ctx.join.emplace_back(ns.type, std::move(fd));
+      }
+    }
+  }
+  ctx.new_userns = clone_flags & CLONE_NEWUSER;
+  ctx.in_userns = ctx.new_userns || user_joined;
+  c.state.own_pid_ns = (clone_flags & CLONE_NEWPID) || pid_join;
+  if (user_joined) {
+    if (clone_flags & CLONE_NEWPID)
+      return Error::unsupported("a new pid namespace inside a joined user namespace");
+    ctx.unshare_flags = clone_flags;
+    clone_flags = 0;
+  }
+  if (pid_join || new_time || time_join) {
+    own_pid_ns.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+    own_time_ns.reset(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+  }
+  if (pid_join && ::setns(pid_join.get(), CLONE_NEWPID) < 0)
+    return Error::sys("join pid namespace");
+  if (time_join && ::setns(time_join.get(), CLONE_NEWTIME) < 0)
+    return Error::sys("join time namespace");
+  if (new_time) {
+    if (::unshare(CLONE_NEWTIME) < 0) return Error::sys("create time namespace");
+    BERTH_TRY(write_time_offsets(*spec.linux));
+  }
+
+  pid_t pid = clone_init(clone_flags);
+  if (pid == 0) {
+    parent_sync.close();
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    init_main(ctx);
+  }
+  int clone_errno = errno;
+  if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
+  if (own_time_ns) (void)::setns(own_time_ns.get(), CLONE_NEWTIME);
+  if (pid < 0) return Error::from_errno(clone_errno, "clone container init");
+  c.init = ChildProcess(pid);
+  c.sync = std::move(parent_sync);
+  ctx.sync.close();
+  ctx.start_listener.reset();
+  ctx.console_socket.reset();
+
+  if (ctx.new_userns) {
+    BERTH_TRY_CTX(write_id_map(pid, "uid_map", spec.linux->uid_mappings), "linux.uidMappings");
+    BERTH_TRY_CTX(write_id_map(pid, "gid_map", spec.linux->gid_mappings), "linux.gidMappings");
+  }
+
+  State& s = c.state;
+  s.id = o.id;
+  s.pid = pid;
+  s.pid_start_time = process_start_time(pid);
+  s.bundle = bundle;
+  s.rootfs = ctx.rootfs;
+  s.created = now_rfc3339();
+  s.annotations = spec.annotations;
+  std::string hook_state = state_json(s, Status::Creating, -1);
+  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state));
+
+  for (;;) {
+    auto m = c.sync.recv();
+    if (!m) {
+      if (m.error().kind() != ErrorKind::NotFound || m.error().errno_value() != 0)
+        return std::move(m).error();
+      int status = BERTH_TRY(c.init.wait());
+      return Error::internal("container init exited before it was ready (status " +
+                             std::to_string(exit_code_of(status)) + ")");
+    }
+    if (m->type == SyncType::Error) return Error::from_errno(m->err, m->text);
+    if (m->type == SyncType::ConsoleMaster) {
+      c.master = std::move(m->fd);
+    } else if (m->type == SyncType::CreateRuntimeHooks) {
+      BERTH_TRY(run_hooks(spec.hooks->prestart, "prestart", hook_state));
+      BERTH_TRY(run_hooks(spec.hooks->create_runtime, "createRuntime", hook_state));
+      BERTH_TRY(c.sync.send(SyncType::HooksDone));
+    } else if (m->type == SyncType::Ready) {
+      break;
+    } else {
+      return Error::internal("unexpected message from container init");
+    }
+  }
+  BERTH_TRY_CTX(save_state(c.dir, s), "save state");
+  BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, to_json(spec, -1), 0600),
+                "save config");
+  if (!o.pid_file.empty())
+    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644), "write pid file");
+  guard.armed = false;
+  return c;
+}
+
+// Kills what create left and forgets it: for failures after Ready.
+void abandon(const Globals& g, Created& c) {
+  c.init.kill_and_reap();
+  (void)remove_state_dir(g.root, c.state.id);
+}
+
+}  // namespace
+
+Result<oci::Spec> load_bundle_spec(const std::string& path) {
+  std::string text = BERTH_TRY_CTX(read_file(path, 32 << 20), "load config");
+  oci::Spec spec = BERTH_TRY_CTX(oci::parse_spec(text), "config.json");
+  BERTH_TRY_CTX(oci::validate(spec), "config.json");
+  return spec;
+}
+
+Result<void> create(const Globals& g, const CreateOptions& o) {
+  auto c = create_container(g, o, false);
+  if (!c) return std::move(c).error().wrap("create " + quoted(o.id));
+  c->init.release();  // the init waits for `start`; whoever reaps it now is not us
+  return ok();
+}
+
+Result<int> run(const Globals& g, const CreateOptions& o) {
+  if (!o.detach) block_forwarded_signals();
+  auto cr = create_container(g, o, true);
+  if (!cr) return std::move(cr).error().wrap("run " + quoted(o.id));
+  Created& c = *cr;
+  BERTH_TRY(c.sync.send(SyncType::Start));
+  // Exec success closes the init's end (O_CLOEXEC); anything else is its error.
+  auto m = c.sync.recv();
+  if (m) {
+    abandon(g, c);
+    Error e = m->type == SyncType::Error ? Error::from_errno(m->err, m->text)
+                                         : Error::internal("unexpected message from init");
+    return std::move(e).wrap("run " + quoted(o.id));
+  }
+  std::string st = state_json(c.state, Status::Running, -1);
+  if (c.spec.hooks) {
+    auto r = run_hooks(c.spec.hooks->poststart, "poststart", st);
+    if (!r) log::warn(r.error().what());
+  }
+  if (o.detach) {
+    c.init.release();
+    return 0;
+  }
+  pid_t pid = c.init.release();
+  auto status = wait_forwarding(pid, c.master.get());
+  if (!status) return std::move(status).error();
+  if (!o.keep) {
+    auto r = remove(g, o.id, true);
+    if (!r) log::warn(r.error().what());
+  }
+  return exit_code_of(*status);
+}
+
+}  // namespace berth::runtime

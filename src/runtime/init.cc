@@ -1,0 +1,128 @@
+// The container's init, from clone to exec. A flat list of steps, each returning on failure;
+// the first failure goes to the parent as errno + message and the init exits.
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+namespace berth::runtime {
+namespace {
+
+Result<void> join_namespaces(InitContext& ctx) {
+  // A joined user namespace comes first: the others are then owned by it.
+  for (auto& [type, fd] : ctx.join)
+    if (type == oci::NamespaceType::User && ::setns(fd.get(), CLONE_NEWUSER) < 0)
+      return Error::sys("join user namespace");
+  if (ctx.unshare_flags && ::unshare(ctx.unshare_flags) < 0)
+    return Error::sys("create namespaces");
+  for (auto& [type, fd] : ctx.join) {
+    if (type == oci::NamespaceType::User) continue;
+    if (::setns(fd.get(), oci::clone_flag(type)) < 0)
+      return Error::sys(std::string("join ") + oci::json_name(type) + " namespace");
+    fd.reset();
+  }
+  return ok();
+}
+
+Result<void> set_names(const oci::Spec& spec) {
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) < 0)
+    return Error::sys("set hostname");
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) < 0)
+    return Error::sys("set domainname");
+  return ok();
+}
+
+// Waits for `start` on the listening socket. Returns the connection, over which an exec
+// failure is reported (success closes it: it is O_CLOEXEC).
+Result<UniqueFd> wait_for_start(InitContext& ctx) {
+  for (;;) {
+    UniqueFd c(::accept4(ctx.start_listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!c) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return Error::sys("wait for start");
+    }
+    char b;
+    ssize_t n = ::read(c.get(), &b, 1);
+    if (n == 1) {
+      ctx.start_listener.reset();
+      return c;
+    }
+  }
+}
+
+Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
+  const oci::Spec& spec = *ctx.spec;
+  const oci::Process& proc = *ctx.process;
+  // The parent sends the state JSON (pid known only to it) for the in-container hooks.
+  std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
+  if (ctx.new_userns) {
+    // Become the namespace's root if it is mapped (it is unless the mapping leaves out 0).
+    if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setgid 0 in user namespace");
+    if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setuid 0 in user namespace");
+  }
+  BERTH_TRY(join_namespaces(ctx));
+  ::umask(0);
+  BERTH_TRY(init::apply_sysctls(spec));
+  BERTH_TRY(set_names(spec));
+  BERTH_TRY(init::apply_oom_score_adj(proc));
+  BERTH_TRY(init::prepare_rootfs(ctx));
+  if (ctx.create_runtime_hooks) {
+    BERTH_TRY(ctx.sync.send(SyncType::CreateRuntimeHooks));
+    BERTH_TRY(ctx.sync.expect(SyncType::HooksDone));
+  }
+  if (spec.hooks && !spec.hooks->create_container.empty()) {
+    // In the container's namespaces, before pivot_root: paths resolve in the runtime's view.
+    BERTH_TRY(run_hooks(spec.hooks->create_container, "createContainer", hook_state));
+  }
+  BERTH_TRY(init::enter_rootfs(ctx));
+  if (proc.terminal) BERTH_TRY_CTX(init::setup_console(ctx), "set up terminal");
+  BERTH_TRY(init::finalize_rootfs(ctx));
+  if (::chdir(proc.cwd.c_str()) < 0) return Error::sys("chdir to cwd \"" + proc.cwd + "\"");
+  BERTH_TRY(init::apply_rlimits(proc));
+  if (spec.linux) BERTH_TRY(init::apply_personality(*spec.linux));
+  if (!ctx.no_new_keyring) BERTH_TRY(init::join_session_keyring(ctx.id));
+  BERTH_TRY(init::preserve_fds(ctx.preserve_fds));
+  std::vector<std::string> env = init::process_env(proc, ctx.extra_env);
+  BERTH_TRY(init::apply_user_and_caps(proc, ctx.last_cap));
+  std::string path = BERTH_TRY(init::lookup_executable(proc, env));
+
+  // From here the init must outlive create, which exits once it reads Ready.
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  BERTH_TRY(ctx.sync.send(SyncType::Ready));
+  if (ctx.run_mode) {
+    BERTH_TRY(ctx.sync.expect(SyncType::Start));
+  } else {
+    ctx.sync.close();  // the parent is gone once create returns
+    *start_conn = BERTH_TRY(wait_for_start(ctx));
+  }
+  if (spec.hooks && !spec.hooks->start_container.empty()) {
+    auto r = run_hooks(spec.hooks->start_container, "startContainer", hook_state);
+    if (!r) return r;
+  }
+  init::exec_process(path, proc, env, ctx.run_mode ? &ctx.sync : nullptr,
+                     start_conn->get());
+}
+
+}  // namespace
+
+void init_main(InitContext& ctx) {
+  // Die with the parent while it still drives us (cleared just before Ready).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  UniqueFd start_conn;
+  auto r = run_init(ctx, &start_conn);
+  const Error& e = r.error();
+  if (start_conn) {
+    (void)write_all(start_conn.get(), e.what());
+  } else if (ctx.sync.fd() >= 0) {
+    (void)ctx.sync.send(SyncType::Error, e.errno_value(), e.message());
+  }
+  _exit(1);
+}
+
+}  // namespace berth::runtime

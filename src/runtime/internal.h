@@ -1,0 +1,85 @@
+// Declarations shared by the runtime's own files; not part of its API.
+//
+// Naming follows nsjail: functions that run in the container's init (after clone) are in
+// namespace `init`, the parent's steps live in create.cc / exec.cc.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "oci/spec.h"
+#include "runtime/state.h"
+#include "runtime/sync.h"
+#include "util/fd.h"
+#include "util/result.h"
+
+namespace berth::runtime {
+
+// Everything the init needs, prepared by the parent before clone. The init runs on a
+// copy-on-write image of the parent, so it reads this directly: no serialisation.
+struct InitContext {
+  const oci::Spec* spec = nullptr;
+  const oci::Process* process = nullptr;
+  std::string id, bundle, rootfs, state_dir;
+  UniqueFd rootfs_fd;       // O_PATH of root.path
+  UniqueFd host_devnull;    // O_PATH of the host's /dev/null, checked to be 1:3
+  SyncSocket sync;          // init's end
+  UniqueFd start_listener;  // create: the init accepts `start` here
+  UniqueFd console_socket;  // --console-socket, connected
+  std::vector<std::pair<oci::NamespaceType, UniqueFd>> join;  // setns in the init
+  int unshare_flags = 0;    // new namespaces to unshare in the init (after joining a userns)
+  bool new_userns = false;
+  bool in_userns = false;   // new or joined: devices are bind-mounted, not mknod'ed
+  bool run_mode = false;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  bool create_runtime_hooks = false;
+  int preserve_fds = 0;     // fds 3 .. 3+preserve_fds-1 stay open (LISTEN_FDS included)
+  std::vector<std::string> extra_env;
+  int last_cap = 40;
+};
+
+// Entry of the cloned init. Never returns: execs the user process or _exits.
+[[noreturn]] void init_main(InitContext& ctx);
+
+namespace init {
+// rootfs.cc
+Result<void> prepare_rootfs(InitContext& ctx);
+Result<void> enter_rootfs(InitContext& ctx);
+Result<void> setup_console(InitContext& ctx);  // after enter_rootfs, when process.terminal
+Result<void> finalize_rootfs(InitContext& ctx);
+Result<void> apply_sysctls(const oci::Spec& spec);
+// process.cc
+Result<void> apply_rlimits(const oci::Process& p);
+Result<void> apply_oom_score_adj(const oci::Process& p);
+Result<void> apply_personality(const oci::Linux& l);
+Result<void> join_session_keyring(const std::string& id);
+Result<void> apply_user_and_caps(const oci::Process& p, int last_cap);
+Result<void> preserve_fds(int count);
+std::vector<std::string> process_env(const oci::Process& p, const std::vector<std::string>& extra);
+Result<std::string> lookup_executable(const oci::Process& p, const std::vector<std::string>& env);
+[[noreturn]] void exec_process(const std::string& path, const oci::Process& p,
+                               const std::vector<std::string>& env, SyncSocket* report,
+                               int report_fd);
+}  // namespace init
+
+// hooks.cc: runs hooks in order with the state JSON on stdin; the first failure is the error.
+Result<void> run_hooks(const std::vector<oci::Hook>& hooks, const char* kind,
+                       const std::string& state_json);
+
+Result<void> set_console_size(int fd, unsigned rows, unsigned cols);
+
+// signals.cc: forwards signals received by the runtime to a pid until it exits; returns the
+// wait status. `master_fd` >= 0 also proxies a terminal.
+Result<int> wait_forwarding(pid_t pid, int master_fd);
+// Blocks the forwarded signals (before clone, so none is lost); returns the previous mask.
+sigset_t block_forwarded_signals();
+
+// Reads config.json of a bundle (chdir'ed into it) and validates it.
+Result<oci::Spec> load_bundle_spec(const std::string& path);
+
+}  // namespace berth::runtime

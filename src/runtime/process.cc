@@ -1,0 +1,254 @@
+// The init's last steps before exec: limits, identity, capabilities, environment, and the
+// executable's lookup, each an error that names the field and what the host allowed.
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "runtime/internal.h"
+
+namespace berth::runtime::init {
+namespace {
+
+std::string rlimit_label(const std::string& name) { return "rlimit " + name; }
+
+uint64_t cap_mask(const std::vector<std::string>& names) {
+  uint64_t m = 0;
+  for (const std::string& n : names)
+    if (auto c = oci::capability_number(n)) m |= 1ULL << *c;
+  return m;
+}
+
+std::string cap_names(uint64_t mask) {
+  std::string out;
+  for (int c = 0; c < 64; c++)
+    if (mask & (1ULL << c)) {
+      if (!out.empty()) out += ", ";
+      std::string_view n = oci::capability_name(c);
+      out += n.empty() ? "CAP_" + std::to_string(c) : std::string(n);
+    }
+  return out;
+}
+
+Result<uint64_t> current_permitted() {
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2] = {};
+  if (syscall(SYS_capget, &h, d) < 0) return Error::sys("capget");
+  return static_cast<uint64_t>(d[0].permitted) | (static_cast<uint64_t>(d[1].permitted) << 32);
+}
+
+}  // namespace
+
+Result<void> apply_rlimits(const oci::Process& p) {
+  for (const oci::Rlimit& r : p.rlimits) {
+    auto num = oci::rlimit_number(r.type);
+    if (!num) return Error::invalid(rlimit_label(r.type) + ": unknown limit");
+    struct rlimit want = {r.soft, r.hard};
+    if (::setrlimit(static_cast<__rlimit_resource>(*num), &want) == 0) continue;
+    int e = errno;
+    struct rlimit cur = {};
+    ::getrlimit(static_cast<__rlimit_resource>(*num), &cur);
+    if (e == EPERM && r.hard > cur.rlim_max)
+      return Error::from_errno(
+          e, rlimit_label(r.type) + ": hard limit " + std::to_string(r.hard) +
+                 " is above the host's hard limit " + std::to_string(cur.rlim_max) +
+                 " (raising it needs CAP_SYS_RESOURCE, which the runtime does not have)");
+    return Error::from_errno(e, rlimit_label(r.type) + " soft " + std::to_string(r.soft) +
+                                    " hard " + std::to_string(r.hard));
+  }
+  return ok();
+}
+
+Result<void> apply_oom_score_adj(const oci::Process& p) {
+  if (!p.oom_score_adj) return ok();
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  if (!fd) return Error::sys("open /proc/self/oom_score_adj");
+  auto r = write_all(fd.get(), std::to_string(*p.oom_score_adj));
+  if (!r) {
+    Error e = std::move(r).error();
+    std::string msg = "process.oomScoreAdj " + std::to_string(*p.oom_score_adj);
+    if (e.errno_value() == EACCES || e.errno_value() == EPERM)
+      msg += " (lowering it below the runtime's own value needs CAP_SYS_RESOURCE)";
+    return Error::from_errno(e.errno_value(), msg);
+  }
+  return ok();
+}
+
+Result<void> apply_personality(const oci::Linux& l) {
+  if (!l.personality) return ok();
+  unsigned long persona = l.personality->domain == "LINUX32" ? PER_LINUX32 : PER_LINUX;
+  if (::personality(persona) < 0) return Error::sys("personality " + l.personality->domain);
+  return ok();
+}
+
+Result<void> join_session_keyring(const std::string& id) {
+  constexpr int kKeyctlJoinSessionKeyring = 1;
+  std::string name = "_ses." + id;
+  if (syscall(SYS_keyctl, kKeyctlJoinSessionKeyring, name.c_str()) < 0) {
+    if (errno == ENOSYS || errno == EACCES || errno == EDQUOT) return ok();  // best effort
+    return Error::sys("join session keyring");
+  }
+  return ok();
+}
+
+Result<void> apply_user_and_caps(const oci::Process& p, int last_cap) {
+  const oci::Capabilities none;
+  const oci::Capabilities& caps = p.capabilities ? *p.capabilities : none;
+  uint64_t bounding = cap_mask(caps.bounding), effective = cap_mask(caps.effective),
+           permitted = cap_mask(caps.permitted), inheritable = cap_mask(caps.inheritable),
+           ambient = cap_mask(caps.ambient);
+
+  uint64_t have = BERTH_TRY(current_permitted());
+  uint64_t missing = (effective | permitted | inheritable | ambient) & ~have;
+  if (missing)
+    return Error::from_errno(EPERM, "process.capabilities: " + cap_names(missing) +
+                                        " not available to the runtime (not in the host's "
+                                        "capability bounding set)");
+
+  for (int c = 0; c <= last_cap; c++) {
+    if (bounding & (1ULL << c)) continue;
+    if (::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return Error::sys("drop capability " + std::string(oci::capability_name(c)) +
+                        " from the bounding set");
+  }
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Error::sys("keep capabilities");
+
+  const oci::User& u = p.user;
+  std::vector<gid_t> groups(u.additional_gids.begin(), u.additional_gids.end());
+  if (::setgroups(groups.size(), groups.data()) < 0) {
+    // In a user namespace whose setgroups is denied, only an empty list is allowed anyway.
+    if (!(errno == EPERM && groups.empty())) return Error::sys("setgroups");
+  }
+  if (::setresgid(u.gid, u.gid, u.gid) < 0)
+    return Error::sys("setgid " + std::to_string(u.gid));
+  if (::setresuid(u.uid, u.uid, u.uid) < 0)
+    return Error::sys("setuid " + std::to_string(u.uid));
+
+  struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct d[2] = {};
+  d[0].effective = static_cast<uint32_t>(effective);
+  d[1].effective = static_cast<uint32_t>(effective >> 32);
+  d[0].permitted = static_cast<uint32_t>(permitted);
+  d[1].permitted = static_cast<uint32_t>(permitted >> 32);
+  d[0].inheritable = static_cast<uint32_t>(inheritable);
+  d[1].inheritable = static_cast<uint32_t>(inheritable >> 32);
+  if (syscall(SYS_capset, &h, d) < 0) return Error::sys("set capabilities");
+  for (int c = 0; c <= last_cap; c++) {
+    if (!(ambient & (1ULL << c))) continue;
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+      return Error::sys("raise ambient capability " + std::string(oci::capability_name(c)) +
+                        " (it must also be permitted and inheritable)");
+  }
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Error::sys("clear keep-capabilities");
+  ::umask(u.umask.value_or(022));
+  if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return Error::sys("set no_new_privs");
+  return ok();
+}
+
+Result<void> preserve_fds(int count) {
+  // Everything from 3+count up is closed at exec; the preserved ones are handed over.
+  unsigned first_closed = 3u + static_cast<unsigned>(count);
+  if (syscall(SYS_close_range, first_closed, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+    return Error::sys("mark fds close-on-exec");
+  for (int fd = 3; fd < 3 + count; fd++) {
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  return ok();
+}
+
+std::vector<std::string> process_env(const oci::Process& p, const std::vector<std::string>& extra) {
+  std::vector<std::string> env = p.env;
+  for (const std::string& e : extra) env.push_back(e);
+  bool has_home = false;
+  for (const std::string& e : env) has_home |= e.rfind("HOME=", 0) == 0;
+  if (!has_home) {
+    // Like runc: HOME from the container's /etc/passwd, else "/".
+    std::string home = "/";
+    std::ifstream pw("/etc/passwd");
+    std::string line;
+    while (std::getline(pw, line)) {
+      size_t f[6];
+      size_t pos = 0;
+      int n = 0;
+      for (; n < 6 && (pos = line.find(':', pos)) != std::string::npos; n++, pos++) f[n] = pos;
+      if (n < 6) continue;
+      if (line.substr(f[1] + 1, f[2] - f[1] - 1) == std::to_string(p.user.uid)) {
+        home = line.substr(f[4] + 1, f[5] - f[4] - 1);
+        break;
+      }
+    }
+    env.push_back("HOME=" + home);
+  }
+  return env;
+}
+
+static bool is_executable_file(const std::string& path, int* err) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) < 0) {
+    *err = errno;
+    return false;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    *err = EISDIR;
+    return false;
+  }
+  if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) < 0) {
+    *err = errno;
+    return false;
+  }
+  return true;
+}
+
+Result<std::string> lookup_executable(const oci::Process& p, const std::vector<std::string>& env) {
+  const std::string& name = p.args.at(0);
+  int err = 0;
+  if (name.find('/') != std::string::npos) {
+    if (is_executable_file(name, &err)) return name;
+    return Error::from_errno(err, "exec: \"" + name + "\": stat " + name);
+  }
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const std::string& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find(':', i);
+    if (j == std::string::npos) j = path.size();
+    std::string dir = path.substr(i, j - i);
+    if (dir.empty()) dir = ".";
+    std::string cand = dir + "/" + name;
+    if (is_executable_file(cand, &err)) return cand;
+    i = j + 1;
+  }
+  return Error::not_found("exec: \"" + name + "\": executable file not found in $PATH");
+}
+
+void exec_process(const std::string& path, const oci::Process& p,
+                  const std::vector<std::string>& env, SyncSocket* report, int report_fd) {
+  std::vector<char*> argv, envp;
+  for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(path.c_str(), argv.data(), envp.data());
+  int e = errno;
+  std::string msg = "exec: \"" + p.args[0] + "\"";
+  if (report) (void)report->send(SyncType::Error, e, msg);
+  if (report_fd >= 0) {
+    std::string line = msg + ": " + errno_text(e);
+    (void)write_all(report_fd, line);
+  }
+  _exit(127);
+}
+
+}  // namespace berth::runtime::init

@@ -1,0 +1,57 @@
+// The parent <-> init handshake: numbered steps over one SOCK_SEQPACKET pair (crun's and
+// youki's design). Each message is one packet; an error crosses as errno + message so the
+// parent can print it with full context instead of a bare string.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/fd.h"
+#include "util/result.h"
+
+namespace berth::runtime {
+
+enum class SyncType : uint32_t {
+  Go = 1,                 // parent -> init: ids mapped, continue
+  CreateRuntimeHooks,     // init -> parent: mounts done, run prestart/createRuntime hooks
+  HooksDone,              // parent -> init
+  Ready,                  // init -> parent: fully set up, waiting for start
+  Start,                  // parent -> init (run): exec now
+  Error,                  // init -> parent: errno + message
+  ConsoleMaster,          // init -> parent: pty master attached as SCM_RIGHTS
+};
+
+struct SyncMsg {
+  SyncType type;
+  int32_t err = 0;
+  std::string text;
+  UniqueFd fd;  // ConsoleMaster only
+};
+
+class SyncSocket {
+ public:
+  SyncSocket() = default;
+  explicit SyncSocket(UniqueFd fd) : fd_(std::move(fd)) {}
+  static Result<std::pair<SyncSocket, SyncSocket>> make_pair();
+
+  int fd() const { return fd_.get(); }
+  void close() { fd_.reset(); }
+
+  Result<void> send(SyncType t, int err = 0, std::string_view text = {}, int pass_fd = -1);
+  // Receives one message; EOF (peer gone, or exec'd with the socket CLOEXEC) is an error of
+  // kind NotFound with errno 0, so callers can tell it apart.
+  Result<SyncMsg> recv();
+  // Receives and checks the type; an Error message becomes this side's Error.
+  Result<SyncMsg> expect(SyncType t);
+
+ private:
+  UniqueFd fd_;
+};
+
+// Sends/receives one fd over a unix socket (console socket protocol: SCM_RIGHTS with the
+// pty's name as payload, like runc).
+Result<void> send_fd(int sock, int fd, std::string_view payload);
+Result<UniqueFd> recv_fd(int sock);
+
+}  // namespace berth::runtime
