@@ -1,1 +1,298 @@
-int main() { return 0; }
+// berth-runtime: an OCI runtime with runc's command line. This file only parses arguments
+// and calls src/runtime; each verb has one small function here.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "oci/spec.h"
+#include "runtime/container.h"
+#include "util/fd.h"
+#include "util/log.h"
+
+using namespace berth;
+
+namespace {
+
+struct Cli {
+  runtime::Globals g;
+  std::string log_path, log_format = "text";
+  // create/run
+  runtime::CreateOptions create;
+  // spec
+  bool rootless = false;
+  std::string spec_bundle = ".";
+  // kill/delete/list/ps
+  bool all = false, force = false, quiet = false;
+  std::string format = "table";
+  std::vector<std::string> positional;
+  runtime::ExecOptions exec;
+  std::vector<std::string> exec_rest;
+};
+
+int fail(const Error& e) {
+  log::error(e.what());
+  return 1;
+}
+
+// Go's flag package (and so runc's callers) accept "-name" for "--name"; so do we.
+std::vector<std::string> normalize_args(int argc, char** argv) {
+  static const std::set<std::string> kLong = {
+      "root", "log", "log-format", "debug", "systemd-cgroup", "bundle", "pid-file",
+      "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep",
+      "rootless", "force", "all", "quiet", "format", "process", "tty", "env", "cwd", "user",
+      "cap", "additional-gids", "no-new-privs", "version", "help", "no-subreaper", "criu"};
+  std::vector<std::string> out;
+  bool stop = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (!stop && a.size() > 2 && a[0] == '-' && a[1] != '-') {
+      std::string name = a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      if (kLong.count(name)) a = "-" + a;
+    }
+    if (a == "--") stop = true;
+    out.push_back(a);
+  }
+  std::reverse(out.begin(), out.end());  // CLI11 parses a reversed vector
+  return out;
+}
+
+std::string table_cell(const std::string& s, size_t width) {
+  return s + std::string(width > s.size() ? width - s.size() : 0, ' ');
+}
+
+int cmd_list(Cli& c) {
+  auto l = runtime::list(c.g);
+  if (!l) return fail(l.error());
+  if (c.quiet) {
+    for (auto& s : *l) std::cout << s.id << "\n";
+    return 0;
+  }
+  if (c.format == "json") {
+    nlohmann::json a = nlohmann::json::array();
+    for (auto& s : *l) {
+      nlohmann::json j = {{"ociVersion", oci::kSpecVersion}, {"id", s.id}, {"pid", s.pid},
+                          {"status", s.status}, {"bundle", s.bundle}, {"rootfs", ""},
+                          {"created", s.created}, {"owner", s.owner}};
+      if (!s.annotations.empty()) j["annotations"] = s.annotations;
+      a.push_back(j);
+    }
+    std::cout << a.dump() << "\n";
+    return 0;
+  }
+  if (c.format != "table") return fail(Error::invalid("invalid format option: " + c.format));
+  std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+  for (auto& s : *l)
+    rows.push_back({s.id, std::to_string(s.pid), s.status, s.bundle, s.created, s.owner});
+  std::vector<size_t> w(6, 12);
+  for (auto& r : rows)
+    for (size_t i = 0; i < 6; i++) w[i] = std::max(w[i], r[i].size() + 3);
+  for (auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < 6; i++) line += i == 5 ? r[i] : table_cell(r[i], w[i]);
+    std::cout << line << "\n";
+  }
+  return 0;
+}
+
+int cmd_ps(Cli& c) {
+  if (c.positional.empty()) return fail(Error::invalid("ps: container id required"));
+  auto p = runtime::pids(c.g, c.positional[0]);
+  if (!p) return fail(p.error());
+  if (c.format == "json") {
+    std::cout << nlohmann::json(*p).dump() << "\n";
+    return 0;
+  }
+  if (c.format != "table") return fail(Error::invalid("invalid format option: " + c.format));
+  // Like runc: run ps(1) with the given options (default -ef) and keep the container's lines.
+  std::string cmd = "ps";
+  if (c.positional.size() > 1)
+    for (size_t i = 1; i < c.positional.size(); i++) cmd += " '" + c.positional[i] + "'";
+  else
+    cmd += " -ef";
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return fail(Error::sys("run ps"));
+  char line[8192];
+  int pid_col = -1;
+  bool header = true;
+  std::set<pid_t> want(p->begin(), p->end());
+  while (fgets(line, sizeof line, f)) {
+    std::string l = line;
+    std::vector<std::string> fields;
+    size_t i = 0;
+    while (i < l.size()) {
+      while (i < l.size() && isspace(static_cast<unsigned char>(l[i]))) i++;
+      size_t j = i;
+      while (j < l.size() && !isspace(static_cast<unsigned char>(l[j]))) j++;
+      if (j > i) fields.push_back(l.substr(i, j - i));
+      i = j;
+    }
+    if (header) {
+      for (size_t k = 0; k < fields.size(); k++)
+        if (fields[k] == "PID") pid_col = static_cast<int>(k);
+      header = false;
+      std::cout << l;
+      if (pid_col < 0) { ::pclose(f); return fail(Error::invalid("couldn't find PID field in ps output")); }
+      continue;
+    }
+    if (static_cast<int>(fields.size()) > pid_col && want.count(atoi(fields[pid_col].c_str())))
+      std::cout << l;
+  }
+  ::pclose(f);
+  return 0;
+}
+
+int cmd_spec(Cli& c) {
+  std::string path = c.spec_bundle + "/config.json";
+  if (::access(path.c_str(), F_OK) == 0)
+    return fail(Error::conflict("File " + path + " exists. Remove it first"));
+  oci::Spec s = oci::default_spec(c.rootless, ::getuid(), ::getgid());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+  if (!fd) return fail(Error::sys("create " + path));
+  auto r = write_all(fd.get(), oci::to_json(s, 4) + "\n");
+  if (!r) return fail(r.error());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::set_program("berth-runtime");
+  Cli c;
+  CLI::App app{"berth-runtime: an OCI runtime (runc-compatible command line)", "berth-runtime"};
+  app.set_version_flag("-v,--version",
+                       std::string("berth-runtime version ") + BERTH_VERSION + "\nspec: " +
+                           oci::kSpecVersion);
+  app.require_subcommand(1);
+  app.add_option("--root", c.g.root, "root directory for storage of container state")
+      ->capture_default_str();
+  app.add_option("--log", c.log_path, "log file (default: stderr)");
+  app.add_option("--log-format", c.log_format, "log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", c.g.debug, "enable debug logging");
+  app.add_flag("--systemd-cgroup", c.g.systemd_cgroup, "use systemd for cgroups (not supported)");
+  app.add_flag("--rootless")->description("accepted for compatibility");
+  app.add_option("--criu", "accepted for compatibility");
+
+  auto add_create_flags = [&](CLI::App* s) {
+    s->add_option("-b,--bundle", c.create.bundle, "path to the bundle directory")->capture_default_str();
+    s->add_option("--pid-file", c.create.pid_file, "file to write the container init's pid to");
+    s->add_option("--console-socket", c.create.console_socket,
+                  "unix socket that receives the pty master (SCM_RIGHTS)");
+    s->add_flag("--no-pivot", c.create.no_pivot, "use MS_MOVE + chroot instead of pivot_root");
+    s->add_flag("--no-new-keyring", c.create.no_new_keyring, "keep the caller's session keyring");
+    s->add_option("--preserve-fds", c.create.preserve_fds, "number of extra fds (from 3) to pass");
+    s->add_flag("--no-subreaper")->description("accepted for compatibility");
+    s->add_option("id", c.create.id, "container id")->required();
+  };
+  CLI::App* create = app.add_subcommand("create", "create a container (the process waits for start)");
+  add_create_flags(create);
+  CLI::App* run = app.add_subcommand("run", "create and start a container, and wait for it");
+  add_create_flags(run);
+  run->add_flag("-d,--detach", c.create.detach, "return once the container has started");
+  run->add_flag("--keep", c.create.keep, "do not delete the container after it exits");
+  CLI::App* start = app.add_subcommand("start", "start a created container");
+  start->add_option("id", c.positional, "container id")->required();
+  CLI::App* state = app.add_subcommand("state", "print the state of a container");
+  state->add_option("id", c.positional, "container id")->required();
+  CLI::App* kill = app.add_subcommand("kill", "send a signal (default SIGTERM) to a container");
+  kill->add_flag("-a,--all", c.all, "send the signal to every process of the container");
+  kill->add_option("id signal", c.positional, "container id and signal")->required()->expected(1, 2);
+  CLI::App* del = app.add_subcommand("delete", "delete a container and its state");
+  del->add_flag("-f,--force", c.force, "kill the container first if it is running");
+  del->add_option("id", c.positional, "container id")->required();
+  CLI::App* list = app.add_subcommand("list", "list containers");
+  list->add_flag("-q,--quiet", c.quiet, "print ids only");
+  list->add_option("-f,--format", c.format, "table or json")->capture_default_str();
+  CLI::App* ps = app.add_subcommand("ps", "list the processes of a container");
+  ps->add_option("-f,--format", c.format, "table or json")->capture_default_str();
+  ps->add_option("id ps-options", c.positional, "container id, then ps(1) options")->required();
+  ps->allow_extras();
+  CLI::App* spec = app.add_subcommand("spec", "write a default config.json");
+  spec->add_flag("--rootless", c.rootless, "for a container run by a non-root user");
+  spec->add_option("-b,--bundle", c.spec_bundle, "where to write config.json")->capture_default_str();
+  CLI::App* features = app.add_subcommand("features", "print the features this runtime supports");
+  CLI::App* exec = app.add_subcommand("exec", "run a new process in a running container");
+  exec->add_option("--console-socket", c.exec.console_socket, "unix socket for the pty master");
+  exec->add_option("--cwd", c.exec.cwd, "working directory");
+  exec->add_option("-e,--env", c.exec.env, "set an environment variable (KEY=value)");
+  exec->add_flag("-t,--tty", c.exec.tty, "allocate a pseudo-terminal");
+  exec->add_option("-u,--user", c.exec.user, "uid[:gid]");
+  exec->add_option("-g,--additional-gids", c.exec.additional_gids, "additional gids");
+  exec->add_option("-p,--process", c.exec.process_json_path, "process.json to run");
+  exec->add_flag("-d,--detach", c.exec.detach, "do not wait for the process");
+  exec->add_option("--pid-file", c.exec.pid_file, "file to write the process's pid to");
+  exec->add_flag("--no-new-privs", c.exec.no_new_privs, "set no_new_privs");
+  exec->add_option("-c,--cap", c.exec.caps, "add a capability");
+  exec->add_option("--preserve-fds", c.exec.preserve_fds, "number of extra fds (from 3) to pass");
+  exec->add_option("--process-label,--apparmor,--cgroup", "accepted for compatibility");
+  exec->add_flag("--ignore-paused")->description("accepted for compatibility");
+  exec->add_option("id command", c.exec_rest, "container id, then the command and its args");
+  exec->prefix_command();
+
+  std::vector<std::string> args = normalize_args(argc, argv);
+  try {
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::Format fmt = c.log_format == "json" ? log::Format::Json : log::Format::Text;
+  if (!log::configure(c.log_path, fmt, c.g.debug ? log::Level::Debug : log::Level::Info))
+    std::cerr << "berth-runtime: cannot open log file " << c.log_path << "\n";
+  if (c.g.systemd_cgroup) return fail(Error::unsupported("--systemd-cgroup is not supported yet"));
+
+  if (*create) {
+    auto r = runtime::create(c.g, c.create);
+    return r ? 0 : fail(r.error());
+  }
+  if (*run) {
+    auto r = runtime::run(c.g, c.create);
+    return r ? *r : fail(r.error());
+  }
+  if (*start) {
+    auto r = runtime::start(c.g, c.positional[0]);
+    return r ? 0 : fail(r.error());
+  }
+  if (*state) {
+    auto r = runtime::state(c.g, c.positional[0]);
+    if (!r) return fail(r.error());
+    std::cout << *r << "\n";
+    return 0;
+  }
+  if (*kill) {
+    auto sig = runtime::parse_signal(c.positional.size() > 1 ? c.positional[1] : "SIGTERM");
+    if (!sig) return fail(sig.error());
+    auto r = runtime::kill(c.g, c.positional[0], *sig, c.all);
+    return r ? 0 : fail(r.error());
+  }
+  if (*del) {
+    auto r = runtime::remove(c.g, c.positional[0], c.force);
+    if (!r && c.force && r.error().kind() == ErrorKind::NotFound) return 0;
+    return r ? 0 : fail(r.error());
+  }
+  if (*list) return cmd_list(c);
+  if (*ps) {
+    for (auto& x : ps->remaining()) c.positional.push_back(x);
+    return cmd_ps(c);
+  }
+  if (*spec) return cmd_spec(c);
+  if (*features) {
+    std::cout << runtime::features_json() << "\n";
+    return 0;
+  }
+  if (*exec) {
+    for (auto& x : exec->remaining()) c.exec_rest.push_back(x);
+    if (c.exec_rest.empty()) return fail(Error::invalid("exec: container id required"));
+    c.exec.id = c.exec_rest[0];
+    c.exec.args.assign(c.exec_rest.begin() + 1, c.exec_rest.end());
+    if (c.exec.args.empty() && c.exec.process_json_path.empty())
+      return fail(Error::invalid("exec: a command or --process is required"));
+    auto r = runtime::exec(c.g, c.exec);
+    return r ? *r : fail(r.error());
+  }
+  return 1;
+}

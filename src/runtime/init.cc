@@ -80,9 +80,11 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
     // In the container's namespaces, before pivot_root: paths resolve in the runtime's view.
     BERTH_TRY(run_hooks(spec.hooks->create_container, "createContainer", hook_state));
   }
+  // Masked and read-only paths resolve inside the root just as they would after pivot_root;
+  // doing them before lets the masks bind from the host's /dev/null, which is gone after it.
+  BERTH_TRY(init::finalize_rootfs(ctx));
   BERTH_TRY(init::enter_rootfs(ctx));
   if (proc.terminal) BERTH_TRY_CTX(init::setup_console(ctx), "set up terminal");
-  BERTH_TRY(init::finalize_rootfs(ctx));
   if (::chdir(proc.cwd.c_str()) < 0) return Error::sys("chdir to cwd \"" + proc.cwd + "\"");
   BERTH_TRY(init::apply_rlimits(proc));
   if (spec.linux) BERTH_TRY(init::apply_personality(*spec.linux));

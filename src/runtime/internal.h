@@ -26,7 +26,7 @@ struct InitContext {
   const oci::Process* process = nullptr;
   std::string id, bundle, rootfs, state_dir;
   UniqueFd rootfs_fd;       // O_PATH of root.path
-  UniqueFd host_devnull;    // O_PATH of the host's /dev/null, checked to be 1:3
+  UniqueFd host_devnull;    // O_PATH of the host's /dev/null, checked to be 1:3 (init opens)
   SyncSocket sync;          // init's end
   UniqueFd start_listener;  // create: the init accepts `start` here
   UniqueFd console_socket;  // --console-socket, connected
@@ -49,9 +49,9 @@ struct InitContext {
 namespace init {
 // rootfs.cc
 Result<void> prepare_rootfs(InitContext& ctx);
-Result<void> enter_rootfs(InitContext& ctx);
-Result<void> setup_console(InitContext& ctx);  // after enter_rootfs, when process.terminal
-Result<void> finalize_rootfs(InitContext& ctx);
+Result<void> finalize_rootfs(InitContext& ctx);  // masked/read-only paths, read-only root
+Result<void> enter_rootfs(InitContext& ctx);     // pivot_root (or MS_MOVE + chroot)
+Result<void> setup_console(InitContext& ctx);    // after enter_rootfs, when process.terminal
 Result<void> apply_sysctls(const oci::Spec& spec);
 // process.cc
 Result<void> apply_rlimits(const oci::Process& p);

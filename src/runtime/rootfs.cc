@@ -37,6 +37,15 @@ Result<void> set_root_propagation(const oci::Linux* l) {
 // Binds the rootfs onto itself so it is a mount point pivot_root can use; returns the new
 // mount's fd, through which everything below resolves.
 Result<UniqueFd> bind_rootfs(InitContext& ctx) {
+  // Fds opened before the mount namespace was unshared refer to the parent's mounts, which
+  // open_tree cannot clone: re-open in ours (the parent checked what the path is).
+  ctx.rootfs_fd.reset(::open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!ctx.rootfs_fd) return Error::sys("open rootfs " + quoted(ctx.rootfs));
+  ctx.host_devnull.reset(::open("/dev/null", O_PATH | O_CLOEXEC));
+  struct stat st;
+  if (!ctx.host_devnull || ::fstat(ctx.host_devnull.get(), &st) < 0 || !S_ISCHR(st.st_mode) ||
+      st.st_rdev != makedev(1, 3))
+    return Error::invalid("/dev/null is not the null device");
   UniqueFd tree = BERTH_TRY_CTX(sys::make_bind_mount(ctx.rootfs_fd.get(), "", true),
                                 "bind rootfs " + quoted(ctx.rootfs));
   BERTH_TRY_CTX(sys::attach_mount(tree.get(), ctx.rootfs_fd.get()),
@@ -373,10 +382,9 @@ Result<void> finalize_rootfs(InitContext& ctx) {
     }
   }
   if (spec.root.readonly) {
-    struct mount_attr a = {};
-    a.attr_set = MOUNT_ATTR_RDONLY;
-    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &a, sizeof a) < 0)
-      return Error::sys("make rootfs read-only");
+    sys::MountOptions ro;
+    ro.attr_set = MOUNT_ATTR_RDONLY;
+    BERTH_TRY_CTX(sys::set_mount_attrs(root, ro), "make rootfs read-only");
   }
   return ok();
 }
