@@ -77,7 +77,9 @@ TEST_F(FailureCleanupTest, InvalidConfigJson) {
   ExecResult r = Runtime({"create", "--bundle", BundleDir(id), id});
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   // berth names the file; runc 1.1 says only "unexpected EOF".
-  if (!RuntimeIsRunc()) EXPECT_THAT(r.err, HasSubstr("config.json"));
+  if (!RuntimeIsRunc()) {
+    EXPECT_THAT(r.err, HasSubstr("config.json"));
+  }
   ExpectNoTrace(id);
   EXPECT_EQ(HostMountCount(), mounts_before);
 }
