@@ -31,7 +31,6 @@ struct Cli {
   std::string format = "table";
   std::vector<std::string> positional;
   runtime::ExecOptions exec;
-  std::vector<std::string> exec_rest;
 };
 
 int fail(const Error& e) {
@@ -59,6 +58,35 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
   }
   std::reverse(out.begin(), out.end());  // CLI11 parses a reversed vector
   return out;
+}
+
+// `exec [flags] <id> <command> [args...]`: everything after the id belongs to the command,
+// flags included (`sh -c ...`), so it is cut off before CLI11 parses. `rev` is reversed.
+void split_exec_command(std::vector<std::string>& rev, std::vector<std::string>& command) {
+  static const std::set<std::string> kTakesValue = {
+      "--root", "--log", "--log-format", "--criu", "--console-socket", "--cwd", "-e", "--env",
+      "-u", "--user", "-g", "--additional-gids", "-p", "--process", "--pid-file", "-c", "--cap",
+      "--preserve-fds", "--process-label", "--apparmor", "--cgroup"};
+  std::vector<std::string> a(rev.rbegin(), rev.rend());
+  size_t i = 0;
+  for (; i < a.size() && a[i] != "exec"; i++)  // global flags, then the verb
+    if (kTakesValue.count(a[i])) i++;
+  if (i >= a.size()) return;
+  for (i++; i < a.size(); i++) {
+    if (a[i] == "--") {
+      a.erase(a.begin() + static_cast<long>(i));
+      break;
+    }
+    if (a[i].size() > 1 && a[i][0] == '-') {
+      if (kTakesValue.count(a[i]) && a[i].find('=') == std::string::npos) i++;
+      continue;
+    }
+    break;  // the container id
+  }
+  if (i >= a.size()) return;
+  command.assign(a.begin() + static_cast<long>(i) + 1, a.end());
+  a.resize(i + 1);
+  rev.assign(a.rbegin(), a.rend());
 }
 
 std::string table_cell(const std::string& s, size_t width) {
@@ -231,10 +259,14 @@ int main(int argc, char** argv) {
   exec->add_option("--preserve-fds", c.exec.preserve_fds, "number of extra fds (from 3) to pass");
   exec->add_option("--process-label,--apparmor,--cgroup", "accepted for compatibility");
   exec->add_flag("--ignore-paused")->description("accepted for compatibility");
-  exec->add_option("id command", c.exec_rest, "container id, then the command and its args");
-  exec->prefix_command();
+  exec->add_option("id", c.exec.id, "container id, then the command and its args")->required();
+  CLI::App* pause = app.add_subcommand("pause", "suspend all processes of a container");
+  pause->add_option("id", c.positional, "container id")->required();
+  CLI::App* resume = app.add_subcommand("resume", "resume a paused container");
+  resume->add_option("id", c.positional, "container id")->required();
 
   std::vector<std::string> args = normalize_args(argc, argv);
+  split_exec_command(args, c.exec.args);
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
@@ -285,14 +317,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*exec) {
-    for (auto& x : exec->remaining()) c.exec_rest.push_back(x);
-    if (c.exec_rest.empty()) return fail(Error::invalid("exec: container id required"));
-    c.exec.id = c.exec_rest[0];
-    c.exec.args.assign(c.exec_rest.begin() + 1, c.exec_rest.end());
     if (c.exec.args.empty() && c.exec.process_json_path.empty())
       return fail(Error::invalid("exec: a command or --process is required"));
     auto r = runtime::exec(c.g, c.exec);
     return r ? *r : fail(r.error());
+  }
+  if (*pause || *resume) {
+    auto r = runtime::set_paused(c.g, c.positional[0], pause->parsed());
+    return r ? 0 : fail(r.error());
   }
   return 1;
 }

@@ -44,6 +44,8 @@ Result<void> start(const Globals& g, const std::string& id);
 Result<std::string> state(const Globals& g, const std::string& id);
 Result<void> kill(const Globals& g, const std::string& id, int signal, bool all);
 Result<void> remove(const Globals& g, const std::string& id, bool force);  // `delete`
+// pause / resume: freezes or thaws every process of the container through its cgroup.
+Result<void> set_paused(const Globals& g, const std::string& id, bool paused);
 
 struct ContainerSummary {
   std::string id;

@@ -176,7 +176,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     return Error::sys("create state root " + quoted(g.root));
   c.dir = state_dir(g.root, o.id);
   if (::mkdir(c.dir.c_str(), 0700) < 0) {
-    if (errno == EEXIST) return Error::conflict("container with id exists: " + o.id);
+    if (errno == EEXIST) return Error::conflict("container with id \"" + o.id + "\" already exists");
     return Error::sys("create state dir " + quoted(c.dir));
   }
   StateDirGuard guard{g.root, o.id};
@@ -241,6 +241,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     }
   }
   ctx.new_userns = clone_flags & CLONE_NEWUSER;
+  ctx.new_netns = clone_flags & CLONE_NEWNET;
   ctx.in_userns = ctx.new_userns || user_joined;
   c.state.own_pid_ns = (clone_flags & CLONE_NEWPID) || pid_join;
   if (user_joined) {

@@ -64,7 +64,7 @@ Result<void> run_hook(const oci::Hook& h, const std::string& state) {
     if (n < 0 && errno != EINTR) return Error::sys("poll hook");
     if (n == 0) {
       child.kill_and_reap();
-      return Error::from_errno(ETIMEDOUT, "timed out after " + std::to_string(*h.timeout) + "s");
+      return Error(ErrorKind::Timeout, 0, "killed after its timeout of " + std::to_string(*h.timeout) + "s");
     }
     if (out_open && (p[1].revents & (POLLIN | POLLHUP))) {
       char buf[4096];

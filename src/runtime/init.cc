@@ -1,6 +1,9 @@
 // The container's init, from clone to exec. A flat list of steps, each returning on failure;
 // the first failure goes to the parent as errno + message and the init exits.
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <cstring>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -26,6 +29,18 @@ Result<void> join_namespaces(InitContext& ctx) {
       return Error::sys(std::string("join ") + oci::json_name(type) + " namespace");
     fd.reset();
   }
+  return ok();
+}
+
+// A new network namespace starts with "lo" down; every runtime brings it up.
+Result<void> bring_up_loopback() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return Error::sys("socket for lo");
+  struct ifreq ifr = {};
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) < 0) return Error::sys("get lo flags");
+  ifr.ifr_flags |= IFF_UP;
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) < 0) return Error::sys("bring lo up");
   return ok();
 }
 
@@ -70,6 +85,7 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   ::umask(0);
   BERTH_TRY(init::apply_sysctls(spec));
   BERTH_TRY(set_names(spec));
+  if (ctx.new_netns) BERTH_TRY(bring_up_loopback());
   BERTH_TRY(init::apply_oom_score_adj(proc));
   BERTH_TRY(init::prepare_rootfs(ctx));
   if (ctx.create_runtime_hooks) {
@@ -104,6 +120,9 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
     *start_conn = BERTH_TRY(wait_for_start(ctx));
   }
   if (spec.hooks && !spec.hooks->start_container.empty()) {
+    const std::string from = "\"status\":\"creating\"", to = "\"status\":\"created\"";
+    if (size_t at = hook_state.find(from); at != std::string::npos)
+      hook_state.replace(at, from.size(), to);
     auto r = run_hooks(spec.hooks->start_container, "startContainer", hook_state);
     if (!r) return r;
   }

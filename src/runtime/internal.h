@@ -33,6 +33,7 @@ struct InitContext {
   std::vector<std::pair<oci::NamespaceType, UniqueFd>> join;  // setns in the init
   int unshare_flags = 0;    // new namespaces to unshare in the init (after joining a userns)
   bool new_userns = false;
+  bool new_netns = false;
   bool in_userns = false;   // new or joined: devices are bind-mounted, not mknod'ed
   bool run_mode = false;
   bool no_pivot = false;

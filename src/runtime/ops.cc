@@ -193,6 +193,15 @@ Result<void> remove(const Globals& g, const std::string& id, bool force) {
   return destroy(g, s);
 }
 
+Result<void> set_paused(const Globals& g, const std::string& id, bool paused) {
+  State s = BERTH_TRY(load_state(g.root, id));
+  Status st = current_status(g.root, s);
+  if (st == Status::Stopped) return Error::conflict("container not running");
+  // The freezer lives in the container's cgroup, which this version does not create yet.
+  return Error::unsupported(std::string(paused ? "pause" : "resume") +
+                            ": needs the container's cgroup (freezer), not supported yet");
+}
+
 Result<std::vector<ContainerSummary>> list(const Globals& g) {
   std::vector<ContainerSummary> out;
   DIR* d = ::opendir(g.root.c_str());
