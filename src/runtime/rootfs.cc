@@ -161,7 +161,16 @@ Result<void> mount_one(InitContext& ctx, int root_fd, const oci::Mount& m) {
     return ok();
   }
   if (type == "cgroup") return mount_cgroup(root_fd, m, opts);
+  // procfs or sysfs somewhere a symlink chose would escape the masks meant for /proc and
+  // /sys (CVE-2019-19921): they go on ordinary directories only, as in runc.
+  bool strict = type == "proc" || type == "sysfs";
+  auto must_be_ordinary = [&]() -> Result<void> {
+    if (!strict || BERTH_TRY(sys::free_of_symlinks(root_fd, m.destination))) return ok();
+    return Error::invalid("must be mounted on an ordinary directory, not through a symlink");
+  };
+  BERTH_TRY(must_be_ordinary());
   UniqueFd target = BERTH_TRY(sys::prepare_mount_target(root_fd, m.destination, false));
+  BERTH_TRY(must_be_ordinary());
   auto fs = sys::make_fs_mount(type, m.source.empty() ? type : m.source, opts);
   if (!fs && type == "sysfs" && (fs.error().errno_value() == EPERM)) {
     // sysfs cannot be mounted in a user namespace without its own network namespace:

@@ -53,8 +53,7 @@ struct RawTerminal {
   void enter(int f) {
     if (!::isatty(f) || ::tcgetattr(f, &saved) < 0) return;
     struct termios raw = saved;
-    cfmakeraw(&raw);
-    raw.c_oflag |= OPOST;  // keep output processing so \n still returns the carriage
+    cfmakeraw(&raw);  // the container's pty does the output processing
     if (::tcsetattr(f, TCSANOW, &raw) == 0) fd = f;
   }
   ~RawTerminal() {

@@ -31,6 +31,10 @@ Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mo
 // attaches to exactly the inode that was checked.
 Result<UniqueFd> prepare_mount_target(int root_fd, std::string_view path, bool file);
 
+// True if `path` resolves inside the root without meeting any symlink (ENOENT counts as
+// "no symlink met so far"). Used for proc/sysfs targets, which must be ordinary directories.
+Result<bool> free_of_symlinks(int root_fd, std::string_view path);
+
 // Splits a path into components, dropping "" and "."; ".." kept (resolution handles it).
 std::string clean_path(std::string_view path);  // lexical: "/a//b/./c/" -> "/a/b/c"
 std::pair<std::string, std::string> split_parent(std::string_view clean_abs_path);
