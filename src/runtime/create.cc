@@ -320,10 +320,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     }
   }
   BERTH_TRY_CTX(save_state(c.dir, s), "save state");
-  BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, to_json(spec, -1), 0600),
+  BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, to_json(spec, -1), 0600, false),
                 "save config");
   if (!o.pid_file.empty())
-    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644), "write pid file");
+    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");
   guard.armed = false;
   return c;
 }

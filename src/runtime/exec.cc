@@ -187,7 +187,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     else if (m->type == SyncType::Error) return Error::from_errno(m->err, m->text).wrap("exec " + quoted(o.id));
   }
   if (!o.pid_file.empty())
-    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644), "write pid file");
+    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");
   if (o.detach) {
     child.release();
     return 0;

@@ -108,7 +108,7 @@ Result<void> save_state(const std::string& dir, const State& s) {
   j["owner"] = s.owner;
   j["annotations"] = s.annotations;
   j["own_pid_ns"] = s.own_pid_ns;
-  return write_file_atomic(dir + "/" + kStateFile, j.dump(), 0600);
+  return write_file_atomic(dir + "/" + kStateFile, j.dump(), 0600, false);
 }
 
 Result<State> load_state(const std::string& root, const std::string& id) {

@@ -83,12 +83,13 @@ Result<std::string> read_file(const std::string& path, size_t limit) {
   return r;
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                               bool durable) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd) return Error::sys("create " + tmp);
   auto r = write_all(fd.get(), data);
-  if (r && ::fsync(fd.get()) < 0) r = Error::sys("fsync");
+  if (r && durable && ::fsync(fd.get()) < 0) r = Error::sys("fsync");
   fd.reset();
   if (r && ::rename(tmp.c_str(), path.c_str()) < 0) r = Error::sys("rename to " + path);
   if (!r) {

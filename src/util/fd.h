@@ -65,7 +65,9 @@ Result<void> write_all(int fd, std::string_view data);
 Result<std::string> read_all(int fd, size_t limit = 64 << 20);
 // Reads a whole file (at most `limit` bytes; bigger is an error naming the file).
 Result<std::string> read_file(const std::string& path, size_t limit = 64 << 20);
-// Writes a file atomically: temp file in the same directory, fsync, rename.
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes a file atomically: temp file in the same directory, fsync (when `durable`), rename.
+// Runtime state under /run needs no fsync: it does not outlive a reboot anyway.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                               bool durable = true);
 
 }  // namespace berth
