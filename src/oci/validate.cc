@@ -200,6 +200,9 @@ Result<void> process_at(string_view base, const Process& p) {
                      std::to_string(p.io_priority->priority) + " out of range (0..7)");
   }
   if (p.scheduler) BERTH_TRY(scheduler(base, *p.scheduler));
+  // Written to /proc/self/attr/*, where a NUL would end the label early.
+  BERTH_TRY(no_nul(member(base, "apparmorProfile"), p.apparmor_profile));
+  BERTH_TRY(no_nul(member(base, "selinuxLabel"), p.selinux_label));
   return ok();
 }
 
@@ -593,6 +596,7 @@ Result<void> linux_section(const Spec& spec, const Linux& l) {
   BERTH_TRY(sysctls(spec, l));
   BERTH_TRY(path_list("linux.maskedPaths", l.masked_paths));
   BERTH_TRY(path_list("linux.readonlyPaths", l.readonly_paths));
+  BERTH_TRY(no_nul("linux.mountLabel", l.mount_label));
   if ((!l.masked_paths.empty() || !l.readonly_paths.empty()) &&
       !l.has_namespace(NamespaceType::Mount))
     return invalid(l.masked_paths.empty() ? "linux.readonlyPaths" : "linux.maskedPaths",

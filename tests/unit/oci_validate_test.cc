@@ -92,6 +92,12 @@ TEST(OciValidate, Process) {
   EXPECT_EQ(error_after([](Spec& s) { s.process->oom_score_adj = 1001; }),
             "process.oomScoreAdj: 1001 out of range (-1000..1000)");
   EXPECT_EQ(error_after([](Spec& s) { s.process->oom_score_adj = -1000; }), "");
+  EXPECT_EQ(error_after([](Spec& s) { s.process->apparmor_profile = std::string("a\0b", 3); }),
+            "process.apparmorProfile: must not contain a NUL byte");
+  EXPECT_EQ(error_after([](Spec& s) { s.process->selinux_label = std::string("a\0b", 3); }),
+            "process.selinuxLabel: must not contain a NUL byte");
+  EXPECT_EQ(error_after([](Spec& s) { s.linux->mount_label = std::string("a\0b", 3); }),
+            "linux.mountLabel: must not contain a NUL byte");
 }
 
 TEST(OciValidate, Capabilities) {
