@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -106,6 +107,12 @@ Result<void> write_time_offsets(const oci::Linux& l) {
   return ok();
 }
 
+Result<void> write_id_maps(pid_t pid, const oci::Linux& l) {
+  BERTH_TRY_CTX(write_id_map(pid, "uid_map", l.uid_mappings), "linux.uidMappings");
+  BERTH_TRY_CTX(write_id_map(pid, "gid_map", l.gid_mappings), "linux.gidMappings");
+  return ok();
+}
+
 int read_last_cap() {
   auto t = read_file("/proc/sys/kernel/cap_last_cap", 64);
   if (!t) return oci::last_known_capability();
@@ -155,6 +162,8 @@ void warn_unapplied(const oci::Spec& spec) {
       !r.rdma.empty() || !r.unified.empty())
     log::warn("linux.resources: cgroup limits are not applied by this version");
 }
+
+Result<pid_t> await_joined(Created& c, const oci::Linux& l);
 
 Result<Created> create_container(const Globals& g, const CreateOptions& o, bool run_mode) {
   BERTH_TRY(validate_id(o.id));
@@ -240,15 +249,17 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
       }
     }
   }
-  ctx.new_userns = clone_flags & CLONE_NEWUSER;
+  ctx.new_userns = (clone_flags & CLONE_NEWUSER) != 0;
   ctx.new_netns = clone_flags & CLONE_NEWNET;
   ctx.in_userns = ctx.new_userns || user_joined;
   c.state.own_pid_ns = (clone_flags & CLONE_NEWPID) || pid_join;
-  if (user_joined) {
-    if (clone_flags & CLONE_NEWPID)
-      return Error::unsupported("a new pid namespace inside a joined user namespace");
+  bool init_joins = !ctx.join.empty();
+  if (init_joins) {
     ctx.unshare_flags = clone_flags;
     clone_flags = 0;
+    // The real init will be a grandchild: become its subreaper so we can still reap it.
+    if ((ctx.unshare_flags & CLONE_NEWPID) && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+      return Error::sys("become child subreaper");
   }
   if (pid_join || new_time || time_join) {
     own_pid_ns.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
@@ -281,10 +292,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   ctx.start_listener.reset();
   ctx.console_socket.reset();
 
-  if (ctx.new_userns) {
-    BERTH_TRY_CTX(write_id_map(pid, "uid_map", spec.linux->uid_mappings), "linux.uidMappings");
-    BERTH_TRY_CTX(write_id_map(pid, "gid_map", spec.linux->gid_mappings), "linux.gidMappings");
-  }
+  if (ctx.new_userns && !init_joins) BERTH_TRY(write_id_maps(pid, *spec.linux));
+  if (init_joins) pid = BERTH_TRY(await_joined(c, *spec.linux));
 
   State& s = c.state;
   s.id = o.id;
@@ -326,6 +335,26 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");
   guard.armed = false;
   return c;
+}
+
+// An init that joins namespaces asks for its id maps after unsharing a user namespace, and
+// reports the pid of the real init when a new pid namespace made it fork. Returns that pid.
+Result<pid_t> await_joined(Created& c, const oci::Linux& l) {
+  for (;;) {
+    SyncMsg m = BERTH_TRY(c.sync.recv());
+    if (m.type == SyncType::Error) return Error::from_errno(m.err, m.text);
+    if (m.type == SyncType::MapRequest) {
+      BERTH_TRY(write_id_maps(c.init.pid(), l));
+      BERTH_TRY(c.sync.send(SyncType::MapDone));
+      continue;
+    }
+    if (m.type != SyncType::Joined) return Error::internal("unexpected message from container init");
+    if (m.text.empty()) return c.init.pid();
+    pid_t init = static_cast<pid_t>(atoi(m.text.c_str()));
+    (void)c.init.wait();  // the intermediate exits right after sending
+    c.init = ChildProcess(init);
+    return init;
+  }
 }
 
 // Kills what create left and forgets it: for failures after Ready.

@@ -23,7 +23,7 @@ std::string features_json() {
         "ro", "rprivate", "rro", "rrw", "rshared", "rslave", "runbindable", "rw", "shared",
         "slave", "strictatime", "suid", "symfollow", "sync", "unbindable", "rnosuid", "rsuid",
         "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime", "rnosymfollow",
-        "rsymfollow"}},
+        "rsymfollow", "tmpcopyup"}},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"capabilities", caps},

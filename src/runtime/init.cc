@@ -16,18 +16,38 @@
 namespace berth::runtime {
 namespace {
 
-Result<void> join_namespaces(InitContext& ctx) {
-  // A joined user namespace comes first: the others are then owned by it.
+Result<void> become_namespace_root() {
+  // Root of a new user namespace if it is mapped (it is unless the mapping leaves out 0).
+  if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setgid 0 in user namespace");
+  if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setuid 0 in user namespace");
+  return ok();
+}
+
+// The init was cloned in the runtime's namespaces: join the given ones (a user namespace
+// first, so the rest are entered with its privileges), then unshare the new ones. A new pid
+// namespace applies to children only, so an intermediate forks the real init and exits.
+Result<void> join_and_unshare(InitContext& ctx) {
   for (auto& [type, fd] : ctx.join)
     if (type == oci::NamespaceType::User && ::setns(fd.get(), CLONE_NEWUSER) < 0)
       return Error::sys("join user namespace");
-  if (ctx.unshare_flags && ::unshare(ctx.unshare_flags) < 0)
-    return Error::sys("create namespaces");
   for (auto& [type, fd] : ctx.join) {
-    if (type == oci::NamespaceType::User) continue;
-    if (::setns(fd.get(), oci::clone_flag(type)) < 0)
+    if (type != oci::NamespaceType::User && ::setns(fd.get(), oci::clone_flag(type)) < 0)
       return Error::sys(std::string("join ") + oci::json_name(type) + " namespace");
     fd.reset();
+  }
+  if (ctx.unshare_flags && ::unshare(ctx.unshare_flags) < 0)
+    return Error::sys("create namespaces");
+  if (ctx.unshare_flags & CLONE_NEWUSER) {
+    BERTH_TRY(ctx.sync.send(SyncType::MapRequest));
+    BERTH_TRY(ctx.sync.expect(SyncType::MapDone));
+    BERTH_TRY(become_namespace_root());
+  }
+  if (!(ctx.unshare_flags & CLONE_NEWPID)) return ctx.sync.send(SyncType::Joined);
+  pid_t pid = ::fork();
+  if (pid < 0) return Error::sys("fork init into its pid namespace");
+  if (pid > 0) {
+    (void)ctx.sync.send(SyncType::Joined, 0, std::to_string(pid));
+    _exit(0);
   }
   return ok();
 }
@@ -74,14 +94,10 @@ Result<UniqueFd> wait_for_start(InitContext& ctx) {
 Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   const oci::Spec& spec = *ctx.spec;
   const oci::Process& proc = *ctx.process;
+  if (!ctx.join.empty()) BERTH_TRY(join_and_unshare(ctx));
   // The parent sends the state JSON (pid known only to it) for the in-container hooks.
   std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
-  if (ctx.new_userns) {
-    // Become the namespace's root if it is mapped (it is unless the mapping leaves out 0).
-    if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setgid 0 in user namespace");
-    if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setuid 0 in user namespace");
-  }
-  BERTH_TRY(join_namespaces(ctx));
+  if (ctx.new_userns && ctx.join.empty()) BERTH_TRY(become_namespace_root());
   ::umask(0);
   BERTH_TRY(init::apply_sysctls(spec));
   BERTH_TRY(set_names(spec));

@@ -31,7 +31,9 @@ struct InitContext {
   UniqueFd start_listener;  // create: the init accepts `start` here
   UniqueFd console_socket;  // --console-socket, connected
   std::vector<std::pair<oci::NamespaceType, UniqueFd>> join;  // setns in the init
-  int unshare_flags = 0;    // new namespaces to unshare in the init (after joining a userns)
+  // When the init joins namespaces by path, it is cloned with no namespace flags and
+  // unshares the new ones itself after joining (runc's order), so the new ones nest right.
+  int unshare_flags = 0;
   bool new_userns = false;
   bool new_netns = false;
   bool in_userns = false;   // new or joined: devices are bind-mounted, not mknod'ed

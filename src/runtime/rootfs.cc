@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "runtime/internal.h"
+#include "sys/copy.h"
 #include "sys/mount_api.h"
 #include "sys/path.h"
 
@@ -179,9 +180,10 @@ Result<void> mount_one(InitContext& ctx, int root_fd, const oci::Mount& m) {
     if (fs) BERTH_TRY(sys::set_mount_attrs(fs->get(), opts));
   }
   if (!fs) return std::move(fs).error();
-  if (opts.tmpcopyup && type == "tmpfs") {
-    // Copy-up is not done yet: refuse rather than hide the directory's content silently.
-    return Error::unsupported("tmpcopyup is not supported yet");
+  if (opts.tmpcopyup) {
+    if (type != "tmpfs") return Error::invalid("tmpcopyup is only for tmpfs mounts");
+    // The new tmpfs starts with what the directory it covers held.
+    BERTH_TRY_CTX(sys::copy_tree(target.get(), fs->get()), "tmpcopyup");
   }
   BERTH_TRY(sys::attach_mount(fs->get(), target.get()));
   BERTH_TRY(sys::set_propagation(fs->get(), opts.propagation, opts.propagation_recursive));

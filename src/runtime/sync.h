@@ -20,6 +20,11 @@ enum class SyncType : uint32_t {
   Start,                  // parent -> init (run): exec now
   Error,                  // init -> parent: errno + message
   ConsoleMaster,          // init -> parent: pty master attached as SCM_RIGHTS
+  // Only when the init joins namespaces by path (it unshares the new ones itself):
+  MapRequest,             // init -> parent: user namespace unshared, write its id maps
+  MapDone,                // parent -> init
+  Joined,                 // init -> parent: namespaces set; text = pid of the real init if
+                          // a new pid namespace needed an intermediate fork, else empty
 };
 
 struct SyncMsg {
