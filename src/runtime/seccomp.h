@@ -24,9 +24,9 @@ struct Filter {
   bool notify = false;                      // has SCMP_ACT_NOTIFY rules: yields a listener
 };
 
-// Compiles linux.seccomp. Errors name the field: `linux.seccomp.syscalls[3].names[0]: unknown
-// syscall "foo"` (unknown names are skipped like runc only when the rule's action is an
-// errno/kill and libseccomp does not know the name on this architecture? no: see seccomp.cc).
+// Compiles linux.seccomp. Errors name the field (`linux.seccomp.syscalls[3].action: ...`).
+// Syscall names this libseccomp does not know on an architecture are skipped, as runc does
+// (profiles such as docker's list syscalls newer than the library).
 Result<Filter> compile(const oci::Seccomp& config);
 
 // Loads the filter into the calling thread. Returns the notify listener fd when
