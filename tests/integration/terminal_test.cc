@@ -129,6 +129,29 @@ TEST_F(TerminalTest, ConsoleIsBindMountedPtySlave) {
   EXPECT_EQ(lines[0].substr(0, 3), "88:") << "a devpts device (major 136 = 0x88)";
 }
 
+TEST_F(TerminalTest, ExecWithTtyOverConsoleSocket) {
+  // What containerd does for `exec -it`: exec --tty --detach --console-socket.
+  std::string id = NewId();
+  CreateAndStart(id, Config(id, {"sleep", "30"}));
+  std::string sock;
+  int listener = ListenConsoleSocket(sock);
+  std::string pid_file = tmp_ + "/exec.pid";
+  Process exec = SpawnRuntime({"exec", "--tty", "--detach", "--console-socket", sock, "--pid-file", pid_file, id, "sh",
+                               "-c", "tty; echo exec-ok; sleep 0.2"});
+  int master = ReceivePtyMaster(listener);
+  close(listener);
+  ExecResult er = exec.Wait();
+  ASSERT_EQ(er.exit_code, 0) << Describe(er);
+  ASSERT_GE(master, 0) << "no pty master received";
+  if (!Trim(ReadFileOr(pid_file)).empty()) TrackPid(std::stoi(Trim(ReadFileOr(pid_file))));
+  std::string out = ReadUntil(master, [](const std::string& b) { return b.find("exec-ok\r\n") != std::string::npos; });
+  close(master);
+  auto lines = SplitLines(out);
+  ASSERT_GE(lines.size(), 2u) << out;
+  EXPECT_THAT(lines[0], ::testing::StartsWith("/dev/pts/"));
+  EXPECT_EQ(lines[1], "exec-ok");
+}
+
 TEST_F(TerminalTest, TerminalWithoutConsoleSocketFailsCreate) {
   std::string id = NewId();
   json c = Config(id, {"true"});
