@@ -114,6 +114,40 @@ TEST_F(FdsTest, ExecCwdIsNotAHostDirectory) {
   EXPECT_EQ(r.out, "/tmp\n/\n");
 }
 
+// Climbing `..` from the cwd must reach the container's root; from a host directory it would not.
+constexpr const char* kCwdContained =
+    "[ \"$(stat -c %d:%i /)\" = \"$(cd ../../../../../../../../../.. && stat -c %d:%i .)\" ] && echo contained "
+    "|| echo ESCAPED";
+
+TEST_F(FdsTest, LeakedFdAsCwdCannotEscape_CVE_2024_21626) {
+  // process.cwd = /proc/self/fd/N: if the runtime leaked a host directory fd N into the init, the
+  // process would start in a host directory. The runtime must refuse or stay inside.
+  for (int n = 3; n <= 9; ++n) {
+    SCOPED_TRACE("cwd /proc/self/fd/" + std::to_string(n));
+    std::string id = NewId();
+    json c = Config(id, {"sh", "-c", kCwdContained});
+    c["process"]["cwd"] = "/proc/self/fd/" + std::to_string(n);
+    ExecResult r = RunContainer(id, c);
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("ESCAPED"))) << Describe(r);
+    if (r.exit_code == 0) {
+      EXPECT_EQ(r.out, "contained\n");
+    }
+  }
+}
+
+TEST_F(FdsTest, LeakedFdAsExecCwdCannotEscape_CVE_2024_21626) {
+  std::string id = NewId();
+  CreateAndStart(id, Config(id, {"sleep", "30"}));
+  for (int n = 3; n <= 9; ++n) {
+    SCOPED_TRACE("exec --cwd /proc/self/fd/" + std::to_string(n));
+    ExecResult r = Runtime({"exec", "--cwd", "/proc/self/fd/" + std::to_string(n), id, "sh", "-c", kCwdContained});
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("ESCAPED"))) << Describe(r);
+    if (r.exit_code == 0) {
+      EXPECT_EQ(r.out, "contained\n");
+    }
+  }
+}
+
 class SignalsTest : public RuntimeTest {};
 
 TEST_F(SignalsTest, RunForwardsSigtermToTheContainer) {
