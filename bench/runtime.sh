@@ -431,7 +431,7 @@ version_of() {
   esac
   v=$(timeout 10 "$bin" --version 2>/dev/null | head -n 1 | oneline) || true
   [[ -n "$v" ]] || v="(no --version output)"
-  if [[ "$rt" == berth ]]; then
+  if [[ "$rt" == berth && "$BERTH" == "$repo_root/build/bin/berth-runtime" ]]; then
     local commit dirty=""
     commit=$(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
     [[ -z "$(git -C "$repo_root" status --porcelain -- src cmd CMakeLists.txt 2>/dev/null)" ]] || dirty="+uncommitted changes"
