@@ -1,6 +1,7 @@
 // `exec`: a new process in a running container's namespaces, from flags or --process.
 #include <gmock/gmock.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -133,6 +134,25 @@ TEST_F(ExecTest, ExecOfAMissingExecutableFails) {
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("/no/such/binary"));
   EXPECT_EQ(Status(id_), "running") << "a failed exec must not hurt the container";
+}
+
+TEST_F(ExecTest, ExecInAPausedContainerFails) {
+  ASSERT_EQ(Runtime({"pause", id_}).exit_code, 0);
+  ExecResult r = Runtime({"exec", id_, "true"});
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  // runc: "exec failed: cannot exec in a paused container (use --ignore-paused to override)"
+  EXPECT_THAT(r.err, HasSubstr("paused"));
+  ASSERT_EQ(Runtime({"resume", id_}).exit_code, 0);
+}
+
+TEST_F(ExecTest, ExecPreservesFds) {
+  std::string path = tmp_ + "/exec-fd3";
+  WriteFile(path, "exec fd 3\n");
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ExecResult r = Runtime({"exec", "--preserve-fds", "1", id_, "sh", "-c", "cat <&3"}, {.extra_fds = {{3, fd}}});
+  close(fd);
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "exec fd 3\n");
 }
 
 }  // namespace

@@ -194,6 +194,7 @@ Process Process::Spawn(const std::vector<std::string>& argv, const std::string& 
     for (int fd = 3; fd <= max_target; ++fd)
       if (!opts.extra_fds.count(fd)) close(fd);
     syscall(SYS_close_range, max_target + 1, ~0U, 0);
+    if (!opts.cwd.empty() && chdir(opts.cwd.c_str()) != 0) _exit(125);
     execve(argvp[0], argvp.data(), envp.data());
     dprintf(2, "harness: exec %s: %s\n", argvp[0], strerror(errno));
     _exit(127);
@@ -455,6 +456,8 @@ void ReapChildren() {
 // ---- rootfs and config ------------------------------------------------------------------------
 
 void BuildRootfs(const std::string& dir) {
+  std::error_code mk;
+  fs::create_directories(dir, mk);
   for (auto sub : {"", "/bin", "/sbin", "/etc", "/root", "/home", "/home/user", "/usr", "/usr/bin",
                    "/proc", "/dev", "/sys", "/tmp", "/var", "/mnt"})
     mkdir((dir + sub).c_str(), 0755);

@@ -56,6 +56,7 @@ struct SpawnOptions {
   std::map<int, int> extra_fds;            // fd number in the child -> fd in this process
   bool set_listen_pid = false;             // LISTEN_PID=<child pid> (systemd socket activation)
   int controlling_tty = -1;                // a pty slave: setsid, TIOCSCTTY, and it becomes 0/1/2
+  std::string cwd;                         // default: the test binary's cwd
   std::chrono::milliseconds timeout = 30s;
 };
 

@@ -316,5 +316,26 @@ TEST_F(LifecycleTest, PsListsTheContainersProcesses) {
   EXPECT_THAT(table.out, HasSubstr("sleep 30"));
 }
 
+TEST_F(LifecycleTest, BundleDefaultsToTheCurrentDirectory) {
+  std::string id = NewId();
+  Track(id);
+  std::string bundle = WriteBundle(id, Config(id, {"echo", "from cwd bundle"}));
+  ExecResult r = Runtime({"run", id}, {.cwd = bundle});
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "from cwd bundle\n");
+}
+
+TEST_F(LifecycleTest, RootDirIsCreatedWhenMissing) {
+  std::string id = NewId();
+  std::string nested = tmp_ + "/new/nested/root";
+  WriteBundle(id, Config(id, {"sleep", "30"}));
+  ExecResult r = Process::Spawn({RuntimePath(), "--root", nested, "create", "--bundle", BundleDir(id), id}, tmp_).Wait();
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_TRUE(PathExists(nested + "/" + id));
+  ExecResult d = Process::Spawn({RuntimePath(), "--root", nested, "delete", "--force", id}, tmp_).Wait();
+  EXPECT_EQ(d.exit_code, 0) << Describe(d);
+  EXPECT_FALSE(PathExists(nested + "/" + id));
+}
+
 }  // namespace
 }  // namespace berth::it

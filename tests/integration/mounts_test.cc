@@ -278,5 +278,50 @@ TEST_F(MountsTest, MountDestinationsAreCreatedInTheRootfsNotOnTheHost) {
   EXPECT_FALSE(PathExists(dst));
 }
 
+TEST_F(MountsTest, BindMountOverAProcFileIsRefused) {
+  // /proc write redirection class (CVE-2019-16884): a mount over a /proc file could make the
+  // runtime's own writes there (oom_score_adj, attr/...) land somewhere else.
+  std::string host = MakeDir("proc-src");
+  WriteFile(host + "/f", "0\n");
+  for (std::string dst : {"/proc/self/oom_score_adj", "/proc/kmsg", "/proc/sys/kernel/hostname"}) {
+    SCOPED_TRACE(dst);
+    std::string id = NewId();
+    json c = Config(id, {"true"});
+    c["mounts"].push_back(BindMount(host + "/f", dst, {"bind"}));
+    ExecResult r = Create(id, c);
+    EXPECT_NE(r.exit_code, 0) << Describe(r);
+    // runc: ... "<rootfs>/proc/kmsg" cannot be mounted because it is inside /proc
+    EXPECT_THAT(r.err, HasSubstr("inside /proc"));
+    ExpectNoTrace(id);
+  }
+}
+
+TEST_F(MountsTest, BindMountOverAnAllowedProcFileWorks) {
+  // lxcfs-style: /proc/cpuinfo, /proc/meminfo, /proc/uptime ... may be overmounted.
+  std::string host = MakeDir("lxcfs-src");
+  WriteFile(host + "/cpuinfo", "fake cpuinfo\n");
+  ExecResult r = RunSh("cat /proc/cpuinfo", [&](json& c) { c["mounts"].push_back(BindMount(host + "/cpuinfo", "/proc/cpuinfo", {"bind", "ro"})); });
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "fake cpuinfo\n");
+}
+
+TEST_F(MountsTest, ReadonlyPathThatDoesNotExistIsIgnored) {
+  ExecResult r = RunSh("echo ok", [](json& c) { c["linux"]["readonlyPaths"].push_back("/proc/does-not-exist"); });
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST_F(MountsTest, RelativeRootPathIsRelativeToTheBundle) {
+  std::string id = NewId();
+  std::string bundle = BundleDir(id);
+  BuildRootfs(bundle + "/rootfs");
+  WriteFile(bundle + "/rootfs/marker", "bundle rootfs\n");
+  json c = Config(id, {"cat", "/marker"});
+  c["root"]["path"] = "rootfs";
+  ExecResult r = RunContainer(id, c);  // from the test's cwd, not the bundle
+  EXPECT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(r.out, "bundle rootfs\n");
+}
+
 }  // namespace
 }  // namespace berth::it
