@@ -179,6 +179,10 @@ int cmd_spec(Cli& c) {
   if (::access(path.c_str(), F_OK) == 0)
     return fail(Error::conflict("File " + path + " exists. Remove it first"));
   oci::Spec s = oci::default_spec(c.rootless, ::getuid(), ::getgid());
+  // Like runc: a cgroup namespace by default only on cgroup v2 hosts.
+  if (s.linux && ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0)
+    std::erase_if(s.linux->namespaces,
+                  [](const oci::Namespace& n) { return n.type == oci::NamespaceType::Cgroup; });
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   if (!fd) return fail(Error::sys("create " + path));
   auto r = write_all(fd.get(), oci::to_json(s, 4) + "\n");

@@ -113,6 +113,16 @@ Result<void> write_id_maps(pid_t pid, const oci::Linux& l) {
   return ok();
 }
 
+Result<void> make_dirs(const std::string& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return ok();
+  if (errno != ENOENT) return Error::sys("mkdir");
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return Error::sys("mkdir");
+  BERTH_TRY(make_dirs(path.substr(0, slash), 0755));
+  if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return Error::sys("mkdir");
+  return ok();
+}
+
 int read_last_cap() {
   auto t = read_file("/proc/sys/kernel/cap_last_cap", 64);
   if (!t) return oci::last_known_capability();
@@ -181,8 +191,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
   warn_unapplied(spec);
 
-  if (::mkdir(g.root.c_str(), 0700) < 0 && errno != EEXIST)
-    return Error::sys("create state root " + quoted(g.root));
+  BERTH_TRY_CTX(make_dirs(g.root, 0700), "create state root " + quoted(g.root));
   c.dir = state_dir(g.root, o.id);
   if (::mkdir(c.dir.c_str(), 0700) < 0) {
     if (errno == EEXIST) return Error::conflict("container with id \"" + o.id + "\" already exists");
@@ -216,6 +225,12 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   }
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
+
+  // Other processes may share the container's pid namespace (a joined one, or the host's):
+  // then the exec goes through the stub, so none can reach the runtime binary.
+  bool new_pid_ns = spec.linux && spec.linux->find_namespace(oci::NamespaceType::Pid) &&
+                    spec.linux->find_namespace(oci::NamespaceType::Pid)->path.empty();
+  if (!new_pid_ns) ctx.exec_stub = BERTH_TRY(make_exec_stub());
 
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
   ctx.sync = std::move(child_sync);
@@ -389,7 +404,8 @@ Result<int> run(const Globals& g, const CreateOptions& o) {
   auto m = c.sync.recv();
   if (m) {
     abandon(g, c);
-    Error e = m->type == SyncType::Error ? Error::from_errno(m->err, m->text)
+    std::string text = m->text.empty() ? "exec: \"" + c.spec.process->args[0] + "\"" : m->text;
+    Error e = m->type == SyncType::Error ? Error::from_errno(m->err, text)
                                          : Error::internal("unexpected message from init");
     return std::move(e).wrap("run " + quoted(o.id));
   }

@@ -74,7 +74,7 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
 
 // The child: join, set up, exec. Reports errors over `sync`.
 [[noreturn]] void exec_child(int pidfd, int ns_flags, const oci::Process& p, int last_cap,
-                             SyncSocket& sync, int console_socket, int preserve) {
+                             SyncSocket& sync, int console_socket, int preserve, int stub_fd) {
   auto step = [&]() -> Result<void> {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -103,7 +103,7 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
     BERTH_TRY(init::apply_user_and_caps(p, last_cap));
     std::string path = BERTH_TRY(init::lookup_executable(p, env));
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // `exec -d` returns while the process runs
-    init::exec_process(path, p, env, &sync, -1);
+    init::exec_process(path, p, env, sync.fd(), stub_fd);
   };
   auto r = step();
   (void)sync.send(SyncType::Error, r.error().errno_value(), r.error().message());
@@ -155,6 +155,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   int preserve = o.preserve_fds;
   if (!o.detach) block_forwarded_signals();
 
+  // The process joins a container where others already run: exec through the stub.
+  UniqueFd stub = BERTH_TRY(make_exec_stub());
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
   UniqueFd own_pid_ns;
   if (join_pid) {
@@ -167,7 +169,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    exec_child(pidfd.get(), flags, p, last_cap, child_sync, console.get(), preserve);
+    exec_child(pidfd.get(), flags, p, last_cap, child_sync, console.get(), preserve,
+               stub.get());
   }
   int fork_errno = errno;
   if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
@@ -184,7 +187,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
       return std::move(m).error();
     }
     if (m->type == SyncType::ConsoleMaster) master = std::move(m->fd);
-    else if (m->type == SyncType::Error) return Error::from_errno(m->err, m->text).wrap("exec " + quoted(o.id));
+    else if (m->type == SyncType::Error) {
+      std::string text = m->text.empty() ? "exec: \"" + p.args[0] + "\"" : m->text;
+      return Error::from_errno(m->err, text).wrap("exec " + quoted(o.id));
+    }
   }
   if (!o.pid_file.empty())
     BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");

@@ -142,8 +142,8 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
     auto r = run_hooks(spec.hooks->start_container, "startContainer", hook_state);
     if (!r) return r;
   }
-  init::exec_process(path, proc, env, ctx.run_mode ? &ctx.sync : nullptr,
-                     start_conn->get());
+  init::exec_process(path, proc, env, ctx.run_mode ? ctx.sync.fd() : start_conn->get(),
+                     ctx.exec_stub.get());
 }
 
 }  // namespace
@@ -154,11 +154,7 @@ void init_main(InitContext& ctx) {
   UniqueFd start_conn;
   auto r = run_init(ctx, &start_conn);
   const Error& e = r.error();
-  if (start_conn) {
-    (void)write_all(start_conn.get(), e.what());
-  } else if (ctx.sync.fd() >= 0) {
-    (void)ctx.sync.send(SyncType::Error, e.errno_value(), e.message());
-  }
+  report_failure(start_conn ? start_conn.get() : ctx.sync.fd(), e.errno_value(), e.message());
   _exit(1);
 }
 

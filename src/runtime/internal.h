@@ -44,6 +44,7 @@ struct InitContext {
   int preserve_fds = 0;     // fds 3 .. 3+preserve_fds-1 stay open (LISTEN_FDS included)
   std::vector<std::string> extra_env;
   int last_cap = 40;
+  UniqueFd exec_stub;  // when set, exec goes through the stub (shared pid namespace)
 };
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
@@ -65,9 +66,21 @@ Result<void> apply_user_and_caps(const oci::Process& p, int last_cap);
 Result<void> preserve_fds(int count);
 std::vector<std::string> process_env(const oci::Process& p, const std::vector<std::string>& extra);
 Result<std::string> lookup_executable(const oci::Process& p, const std::vector<std::string>& env);
+// Execs the process. When `stub_fd` >= 0 (a sealed memfd of the exec stub, see
+// stub/stub.c) it goes through the stub. A failure is written to `report_fd` as a sync
+// message (header + text); success closes it (O_CLOEXEC).
 [[noreturn]] void exec_process(const std::string& path, const oci::Process& p,
-                               const std::vector<std::string>& env, SyncSocket* report,
-                               int report_fd);
+                               const std::vector<std::string>& env, int report_fd, int stub_fd);
+}  // namespace init
+
+// A sealed, executable memfd holding the exec stub (CVE-2019-5736 defence).
+Result<UniqueFd> make_exec_stub();
+// Writes an exec/init failure as a sync message on a stream or packet fd.
+void report_failure(int fd, int err, const std::string& text);
+// Parses what `report_failure` (or the stub) wrote; empty input means success.
+Result<void> parse_failure(const std::string& data);
+
+namespace init {
 }  // namespace init
 
 // hooks.cc: runs hooks in order with the state JSON on stdin; the first failure is the error.

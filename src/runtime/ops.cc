@@ -144,7 +144,7 @@ Result<void> start(const Globals& g, const std::string& id) {
   // From here the container counts as running; the init removes nothing on the host.
   ::unlink((dir + "/" + kStartSocket).c_str());
   std::string result = BERTH_TRY(read_all(conn.get(), 65536));
-  if (!result.empty()) return Error::internal(result).wrap("start " + quoted(id));
+  if (auto r = parse_failure(result); !r) return std::move(r).error().wrap("start " + quoted(id));
   auto spec = load_saved_spec(dir);
   if (spec && spec->hooks && !spec->hooks->poststart.empty()) {
     auto r = run_hooks(spec->hooks->poststart, "poststart", state_json(s, Status::Running, -1));

@@ -4,9 +4,11 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -234,21 +236,67 @@ Result<std::string> lookup_executable(const oci::Process& p, const std::vector<s
 }
 
 void exec_process(const std::string& path, const oci::Process& p,
-                  const std::vector<std::string>& env, SyncSocket* report, int report_fd) {
+                  const std::vector<std::string>& env, int report_fd, int stub_fd) {
   std::vector<char*> argv, envp;
+  std::string fd_arg = std::to_string(report_fd);
+  if (stub_fd >= 0) {
+    argv.push_back(const_cast<char*>("berth-exec"));
+    argv.push_back(fd_arg.data());
+    argv.push_back(const_cast<char*>(path.c_str()));
+  }
   for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  ::execve(path.c_str(), argv.data(), envp.data());
-  int e = errno;
-  std::string msg = "exec: \"" + p.args[0] + "\"";
-  if (report) (void)report->send(SyncType::Error, e, msg);
-  if (report_fd >= 0) {
-    std::string line = msg + ": " + errno_text(e);
-    (void)write_all(report_fd, line);
+  if (stub_fd >= 0) {
+    // The stub reports its own exec failure on report_fd, then marks it close-on-exec.
+    ::fcntl(report_fd, F_SETFD, 0);
+    syscall(SYS_execveat, stub_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+    ::fcntl(report_fd, F_SETFD, FD_CLOEXEC);
+  } else {
+    ::execve(path.c_str(), argv.data(), envp.data());
   }
+  report_failure(report_fd, errno, "exec: \"" + p.args[0] + "\"");
   _exit(127);
 }
 
 }  // namespace berth::runtime::init
+
+namespace berth::runtime {
+
+extern const unsigned char kExecStub[];
+extern const size_t kExecStubSize;
+
+Result<UniqueFd> make_exec_stub() {
+  UniqueFd fd(::memfd_create("berth-exec", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!fd) return Error::sys("memfd_create for the exec stub");
+  BERTH_TRY_CTX(write_all(fd.get(), {reinterpret_cast<const char*>(kExecStub), kExecStubSize}),
+                "write exec stub");
+  if (::fchmod(fd.get(), 0555) < 0 ||
+      ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+    return Error::sys("seal exec stub");
+  return fd;
+}
+
+void report_failure(int fd, int err, const std::string& text) {
+  if (fd < 0) return;
+  struct {
+    uint32_t type;
+    int32_t err;
+  } hdr = {static_cast<uint32_t>(SyncType::Error), err};
+  std::string msg(reinterpret_cast<const char*>(&hdr), sizeof hdr);
+  msg += text;
+  (void)::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+}
+
+Result<void> parse_failure(const std::string& data) {
+  if (data.empty()) return ok();
+  if (data.size() < 8) return Error::internal("container init: malformed report");
+  int32_t err;
+  memcpy(&err, data.data() + 4, sizeof err);
+  std::string text = data.substr(8);
+  if (text.empty()) text = "exec";
+  return Error::from_errno(err, text);
+}
+
+}  // namespace berth::runtime

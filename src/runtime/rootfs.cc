@@ -3,7 +3,9 @@
 // Every path inside the rootfs is resolved with sys::open_in_root / prepare_mount_target.
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/ioctl.h>
@@ -144,6 +146,27 @@ Result<void> mount_cgroup(int root_fd, const oci::Mount& m, const sys::MountOpti
   return ok();
 }
 
+// Files under /proc that may be mounted over (lxcfs and friends do); any other target inside
+// procfs could redirect the runtime's own writes there (CVE-2019-16884 class): refused.
+bool proc_overmount_allowed(const std::string& dest) {
+  static constexpr const char* kAllowed[] = {
+      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+      "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
+      "/proc/sys/kernel/ns_last_pid"};
+  for (const char* a : kAllowed)
+    if (dest == a) return true;
+  return false;
+}
+
+Result<void> check_not_in_proc(int target_fd, const std::string& dest) {
+  struct statfs sf;
+  if (::fstatfs(target_fd, &sf) < 0) return Error::sys("statfs mount target");
+  std::string clean = sys::clean_path(dest);
+  if (sf.f_type == PROC_SUPER_MAGIC && !proc_overmount_allowed(clean))
+    return Error::invalid(quoted(clean) + " cannot be mounted because it is inside /proc");
+  return ok();
+}
+
 Result<void> mount_one(InitContext& ctx, int root_fd, const oci::Mount& m) {
   sys::MountOptions opts = sys::parse_mount_options(m.options);
   if (opts.idmap || !m.uid_mappings.empty())
@@ -155,6 +178,7 @@ Result<void> mount_one(InitContext& ctx, int root_fd, const oci::Mount& m) {
     if (::stat(m.source.c_str(), &st) < 0) return Error::sys("stat " + quoted(m.source));
     UniqueFd target =
         BERTH_TRY(sys::prepare_mount_target(root_fd, m.destination, !S_ISDIR(st.st_mode)));
+    BERTH_TRY(check_not_in_proc(target.get(), m.destination));
     UniqueFd tree = BERTH_TRY(sys::make_bind_mount(AT_FDCWD, m.source, opts.recursive));
     BERTH_TRY(sys::set_mount_attrs(tree.get(), opts));
     BERTH_TRY(sys::attach_mount(tree.get(), target.get()));
@@ -172,6 +196,7 @@ Result<void> mount_one(InitContext& ctx, int root_fd, const oci::Mount& m) {
   BERTH_TRY(must_be_ordinary());
   UniqueFd target = BERTH_TRY(sys::prepare_mount_target(root_fd, m.destination, false));
   BERTH_TRY(must_be_ordinary());
+  if (type != "proc") BERTH_TRY(check_not_in_proc(target.get(), m.destination));
   auto fs = sys::make_fs_mount(type, m.source.empty() ? type : m.source, opts);
   if (!fs && type == "sysfs" && (fs.error().errno_value() == EPERM)) {
     // sysfs cannot be mounted in a user namespace without its own network namespace:
