@@ -32,6 +32,7 @@ class CgroupsTest : public RuntimeTest {
 };
 
 TEST_F(CgroupsTest, ProcessIsPlacedAtCgroupsPath) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string id = NewId();
   ASSERT_EQ(Create(id, Config(id, {"sleep", "30"})).exit_code, 0);
   pid_t pid = State(id)["pid"].get<pid_t>();
@@ -54,6 +55,7 @@ TEST_F(CgroupsTest, ProcessIsPlacedAtCgroupsPath) {
 }
 
 TEST_F(CgroupsTest, PidsLimitIsWrittenAndEnforced) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string id = NewId();
   // init + 7 sleeps = the limit of 8.
   json c = Config(id, {"sh", "-c", "for i in 1 2 3 4 5 6 7; do sleep 30 & done; wait"});
@@ -71,6 +73,7 @@ TEST_F(CgroupsTest, PidsLimitIsWrittenAndEnforced) {
 }
 
 TEST_F(CgroupsTest, CpuSharesAndQuota) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string id = NewId();
   json c = Config(id, {"sleep", "30"});
   c["linux"]["resources"]["cpu"] = {{"shares", 512}, {"quota", 50000}, {"period", 100000}};
@@ -100,6 +103,7 @@ TEST_F(CgroupsTest, DeviceCgroupAllowsAnExplicitlyAllowedDevice) {
 }
 
 TEST_F(CgroupsTest, DeviceCgroupDeniesOtherDevices) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   if (!PathExists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse on this host";
   std::string id = NewId();
   json c = FuseNode(Config(id));
@@ -112,6 +116,7 @@ TEST_F(CgroupsTest, DeviceCgroupDeniesOtherDevices) {
 }
 
 TEST_F(CgroupsTest, PauseFreezesAndResumeThaws) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string out = MakeDir("out");
   std::string id = NewId();
   json c = Config(id, {"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done"});
@@ -135,6 +140,7 @@ TEST_F(CgroupsTest, PauseFreezesAndResumeThaws) {
 }
 
 TEST_F(CgroupsTest, DeleteForceKillsAPausedContainer) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string id = NewId();
   CreateAndStart(id, Config(id, {"sleep", "30"}));
   pid_t pid = State(id)["pid"].get<pid_t>();

@@ -137,6 +137,7 @@ TEST_F(ExecTest, ExecOfAMissingExecutableFails) {
 }
 
 TEST_F(ExecTest, ExecInAPausedContainerFails) {
+  SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support (pause needs the freezer)");
   ASSERT_EQ(Runtime({"pause", id_}).exit_code, 0);
   ExecResult r = Runtime({"exec", id_, "true"});
   EXPECT_NE(r.exit_code, 0) << Describe(r);

@@ -91,6 +91,33 @@ std::string RuntimeName() { return fs::path(RuntimePath()).filename().string(); 
 
 bool RuntimeIsRunc() { return RuntimeName() == "runc"; }
 
+const json& RuntimeFeatures() {
+  static const json features = [] {
+    std::string dir = MakeTempDir("berth-it-features-");
+    ExecResult r = Process::Spawn({RuntimePath(), "features"}, dir).Wait(10s);
+    RemoveTree(dir);
+    if (!r.ok()) return json(nullptr);
+    json j = json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? json(nullptr) : j;
+  }();
+  return features;
+}
+
+bool RuntimeSupportsSeccomp() {
+  const json& f = RuntimeFeatures();
+  if (!f.is_object()) return true;
+  auto ptr = json::json_pointer("/linux/seccomp/enabled");
+  return !f.contains(ptr) || f[ptr] == true;
+}
+
+bool RuntimeSupportsCgroups() {
+  const json& f = RuntimeFeatures();
+  if (!f.is_object()) return true;
+  auto v1 = json::json_pointer("/linux/cgroup/v1"), v2 = json::json_pointer("/linux/cgroup/v2");
+  if (!f.contains(v1) && !f.contains(v2)) return true;
+  return (f.contains(v1) && f[v1] == true) || (f.contains(v2) && f[v2] == true);
+}
+
 // ---- processes --------------------------------------------------------------------------------
 
 std::string Describe(const ExecResult& r) {

@@ -33,6 +33,11 @@ const std::string& RuntimePath();
 // Basename of the runtime ("runc", "berth-runtime", ...).
 std::string RuntimeName();
 bool RuntimeIsRunc();
+// `<runtime> features` parsed (runtime-spec features.json), or null if the verb fails.
+const json& RuntimeFeatures();
+// What `features` says (true when the runtime has no `features` verb: then the tests decide).
+bool RuntimeSupportsSeccomp();
+bool RuntimeSupportsCgroups();
 
 // ---- processes --------------------------------------------------------------------------------
 
@@ -201,6 +206,12 @@ class RuntimeTest : public ::testing::Test {
 };
 
 }  // namespace berth::it
+
+// Skips a test of a feature the runtime's `features` output says it does not have (yet).
+#define SKIP_UNLESS_FEATURE(supported, what)                                                       \
+  do {                                                                                           \
+    if (!(supported)) GTEST_SKIP() << ::berth::it::RuntimeName() << " `features` reports no " << (what); \
+  } while (0)
 
 // Skips the test when the runtime under test is runc and the behaviour is berth's own.
 #define SKIP_ON_RUNC(why)                                                         \

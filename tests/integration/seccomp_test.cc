@@ -13,6 +13,11 @@ using ::testing::HasSubstr;
 
 class SeccompTest : public RuntimeTest {
  protected:
+  void SetUp() override {
+    RuntimeTest::SetUp();
+    if (IsSkipped()) return;
+    SKIP_UNLESS_FEATURE(RuntimeSupportsSeccomp(), "seccomp support");
+  }
   static json Profile(json syscalls) {
     return {{"defaultAction", "SCMP_ACT_ALLOW"},
             {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
