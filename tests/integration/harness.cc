@@ -589,6 +589,7 @@ json DefaultConfig(const std::string& rootfs, const std::string& id) {
 
 void RuntimeTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs /bin/busybox (busybox-static) for the rootfs";
   if (access(RuntimePath().c_str(), X_OK) != 0)
     GTEST_SKIP() << "runtime " << RuntimePath() << " not built (set BERTH_TEST_RUNTIME=runc to check the tests)";
   SharedRootfs();
