@@ -31,6 +31,14 @@ struct Cli {
   std::string format = "table";
   std::vector<std::string> positional;
   runtime::ExecOptions exec;
+  // update
+  std::string resources_file, memory, memory_reservation, memory_swap, cpuset_cpus, cpuset_mems;
+  std::optional<uint64_t> cpu_shares, cpu_period, cpu_rt_period;
+  std::optional<int64_t> cpu_quota, cpu_rt_runtime, pids_limit;
+  std::optional<uint16_t> blkio_weight;
+  // events
+  bool stats = false;
+  std::string interval = "5s";
 };
 
 int fail(const Error& e) {
@@ -87,6 +95,63 @@ void split_exec_command(std::vector<std::string>& rev, std::vector<std::string>&
   command.assign(a.begin() + static_cast<long>(i) + 1, a.end());
   a.resize(i + 1);
   rev.assign(a.rbegin(), a.rend());
+}
+
+// "512m", "1g", "1048576", "-1" -> bytes (docker's RAMInBytes units, binary multiples).
+Result<int64_t> parse_bytes(const std::string& flag, const std::string& v) {
+  if (v == "-1") return -1;
+  char* end;
+  errno = 0;
+  double n = strtod(v.c_str(), &end);
+  std::string unit(end);
+  for (auto& ch : unit) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  double mul = unit.empty() ? 1 : unit == "k" ? 1024.0 : unit == "m" ? 1048576.0
+             : unit == "g" ? 1073741824.0 : unit == "t" ? 1099511627776.0 : -1;
+  if (end == v.c_str() || errno || mul < 0 || n < 0 || n * mul > 9.2e18)
+    return Error::invalid(flag + ": invalid size " + v);
+  return static_cast<int64_t>(n * mul);
+}
+
+// "5s", "500ms", "1m" -> milliseconds.
+Result<int> parse_interval(const std::string& v) {
+  char* end;
+  double n = strtod(v.c_str(), &end);
+  std::string unit(end);
+  double mul = unit == "ms" ? 1 : unit == "s" || unit.empty() ? 1000 : unit == "m" ? 60000 : -1;
+  if (end == v.c_str() || mul < 0 || n <= 0 || n * mul > 86400000)
+    return Error::invalid("--interval: invalid duration " + v);
+  return static_cast<int>(n * mul);
+}
+
+Result<oci::Resources> update_resources(const Cli& c) {
+  if (!c.resources_file.empty()) {
+    std::string text;
+    if (c.resources_file == "-") text = BERTH_TRY(read_all(0, 4 << 20));
+    else text = BERTH_TRY(read_file(c.resources_file, 4 << 20));
+    return oci::parse_resources(text);
+  }
+  oci::Resources r;
+  oci::Resources::Memory m;
+  if (!c.memory.empty()) m.limit = BERTH_TRY(parse_bytes("--memory", c.memory));
+  if (!c.memory_reservation.empty())
+    m.reservation = BERTH_TRY(parse_bytes("--memory-reservation", c.memory_reservation));
+  if (!c.memory_swap.empty()) m.swap = BERTH_TRY(parse_bytes("--memory-swap", c.memory_swap));
+  if (m.limit || m.reservation || m.swap) r.memory = m;
+  oci::Resources::Cpu cpu;
+  cpu.shares = c.cpu_shares;
+  cpu.period = c.cpu_period;
+  cpu.quota = c.cpu_quota;
+  cpu.realtime_period = c.cpu_rt_period;
+  cpu.realtime_runtime = c.cpu_rt_runtime;
+  cpu.cpus = c.cpuset_cpus;
+  cpu.mems = c.cpuset_mems;
+  if (cpu.shares || cpu.period || cpu.quota || cpu.realtime_period || cpu.realtime_runtime ||
+      !cpu.cpus.empty() || !cpu.mems.empty())
+    r.cpu = cpu;
+  r.pids_limit = c.pids_limit;
+  if (c.blkio_weight) r.block_io = oci::Resources::BlockIo{.weight = c.blkio_weight};
+  return r;
 }
 
 std::string table_cell(const std::string& s, size_t width) {
@@ -262,8 +327,28 @@ int main(int argc, char** argv) {
   exec->add_option("-c,--cap", c.exec.caps, "add a capability");
   exec->add_option("--preserve-fds", c.exec.preserve_fds, "number of extra fds (from 3) to pass");
   exec->add_option("--process-label,--apparmor,--cgroup", "accepted for compatibility");
-  exec->add_flag("--ignore-paused")->description("accepted for compatibility");
+  exec->add_flag("--ignore-paused", c.exec.ignore_paused, "exec even if the container is paused");
   exec->add_option("id", c.exec.id, "container id, then the command and its args")->required();
+  CLI::App* update = app.add_subcommand("update", "change the resource limits of a container");
+  update->add_option("-r,--resources", c.resources_file,
+                     "a LinuxResources JSON file (\"-\" for stdin); the other flags are ignored");
+  update->add_option("--memory", c.memory, "memory limit (bytes or 512m, 1g; -1 for none)");
+  update->add_option("--memory-reservation", c.memory_reservation, "memory soft limit");
+  update->add_option("--memory-swap", c.memory_swap, "memory + swap limit");
+  update->add_option("--cpu-shares", c.cpu_shares, "CPU shares (relative weight)");
+  update->add_option("--cpu-period", c.cpu_period, "CPU CFS period (us)");
+  update->add_option("--cpu-quota", c.cpu_quota, "CPU CFS quota (us)");
+  update->add_option("--cpu-rt-period", c.cpu_rt_period, "CPU realtime period (us)");
+  update->add_option("--cpu-rt-runtime", c.cpu_rt_runtime, "CPU realtime runtime (us)");
+  update->add_option("--cpuset-cpus", c.cpuset_cpus, "CPUs allowed (0-3, 0,1)");
+  update->add_option("--cpuset-mems", c.cpuset_mems, "memory nodes allowed");
+  update->add_option("--pids-limit", c.pids_limit, "maximum number of processes");
+  update->add_option("--blkio-weight", c.blkio_weight, "block IO weight (10-1000)");
+  update->add_option("id", c.positional, "container id")->required();
+  CLI::App* events = app.add_subcommand("events", "print resource usage and OOM events");
+  events->add_flag("--stats", c.stats, "print one stats event and exit");
+  events->add_option("--interval", c.interval, "stats interval (5s, 500ms)")->capture_default_str();
+  events->add_option("id", c.positional, "container id")->required();
   CLI::App* pause = app.add_subcommand("pause", "suspend all processes of a container");
   pause->add_option("id", c.positional, "container id")->required();
   CLI::App* resume = app.add_subcommand("resume", "resume a paused container");
@@ -325,6 +410,25 @@ int main(int argc, char** argv) {
       return fail(Error::invalid("exec: a command or --process is required"));
     auto r = runtime::exec(c.g, c.exec);
     return r ? *r : fail(r.error());
+  }
+  if (*update) {
+    auto r = update_resources(c);
+    if (!r) return fail(r.error());
+    auto u = runtime::update(c.g, c.positional[0], *r);
+    return u ? 0 : fail(u.error());
+  }
+  if (*events) {
+    if (c.stats) {
+      auto s = runtime::stats_event(c.g, c.positional[0]);
+      if (!s) return fail(s.error());
+      std::cout << *s << std::endl;
+      return 0;
+    }
+    auto ms = parse_interval(c.interval);
+    if (!ms) return fail(ms.error());
+    auto r = runtime::events(c.g, c.positional[0], *ms,
+                             [](const std::string& line) { std::cout << line << std::endl; });
+    return r ? 0 : fail(r.error());
   }
   if (*pause || *resume) {
     auto r = runtime::set_paused(c.g, c.positional[0], pause->parsed());

@@ -748,3 +748,19 @@ Result<Process> parse_process(std::string_view json_text) {
 }
 
 }  // namespace berth::oci
+
+namespace berth::oci {
+
+Result<Resources> parse_resources(std::string_view json_text) {
+  try {
+    json doc = BERTH_TRY(parse_json(json_text));
+    Path root;
+    Resources r;
+    BERTH_TRY(read(doc, Path(root, "resources"), r));
+    return r;
+  } catch (const std::exception& e) {
+    return Error::internal(std::string("parse resources: ") + e.what());
+  }
+}
+
+}  // namespace berth::oci

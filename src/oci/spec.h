@@ -242,6 +242,10 @@ struct Spec {
 // ignored (forward compatibility, like runc); wrong types and out-of-range values are errors.
 Result<Spec> parse_spec(std::string_view json_text);
 
+// Parses a LinuxResources object, as taken by `update -r`. Errors are named from
+// "resources." (e.g. `resources.memory.limit: must be an integer`).
+Result<Resources> parse_resources(std::string_view json_text);
+
 // Parses a process.json as taken by `exec --process`.
 Result<Process> parse_process(std::string_view json_text);
 

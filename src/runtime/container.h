@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,8 +77,18 @@ struct ExecOptions {
   std::string console_socket;
   std::string pid_file;
   int preserve_fds = 0;
+  bool ignore_paused = false;
 };
 Result<int> exec(const Globals& g, const ExecOptions& o);
+
+// update: changes the resource limits of a created, running or paused container.
+Result<void> update(const Globals& g, const std::string& id, const oci::Resources& r);
+// events --stats: one runc-style {"type":"stats","id":...,"data":{...}} line.
+Result<std::string> stats_event(const Globals& g, const std::string& id);
+// events: a stats line every `interval_ms` and an {"type":"oom"} line per OOM kill, until the
+// container stops.
+Result<void> events(const Globals& g, const std::string& id, int interval_ms,
+                    const std::function<void(const std::string&)>& emit);
 
 // The runtime-spec "features" document describing what this runtime supports.
 std::string features_json();

@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdlib>
 
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/container.h"
 #include "runtime/internal.h"
 #include "util/log.h"
@@ -113,6 +114,32 @@ Result<void> write_id_maps(pid_t pid, const oci::Linux& l) {
   return ok();
 }
 
+// The device rules the cgroup gets: the config's, then (last match wins) what the runtime
+// itself needs, as runc does: mknod of any node, and use of the default devices and ptys.
+// Only when the config restricts devices at all.
+oci::Resources effective_resources(const oci::Spec& spec) {
+  oci::Resources r = *spec.linux->resources;
+  if (r.devices.empty()) return r;
+  auto rule = [](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor,
+                 const char* access) {
+    oci::DeviceCgroupRule d;
+    d.allow = true;
+    d.type = type;
+    d.major = major;
+    d.minor = minor;
+    d.access = access;
+    return d;
+  };
+  r.devices.push_back(rule("c", std::nullopt, std::nullopt, "m"));
+  r.devices.push_back(rule("b", std::nullopt, std::nullopt, "m"));
+  static constexpr std::pair<int, int> kDefault[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9},
+                                                     {5, 0}, {5, 1}, {5, 2}};
+  for (auto [major, minor] : kDefault) r.devices.push_back(rule("c", major, minor, "rwm"));
+  r.devices.push_back(rule("c", 136, std::nullopt, "rwm"));  // /dev/pts/*
+  // Nodes in linux.devices are created, not allowed: access is what the rules say (runc).
+  return r;
+}
+
 Result<void> make_dirs(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return ok();
   if (errno != ENOENT) return Error::sys("mkdir");
@@ -129,15 +156,24 @@ int read_last_cap() {
   return atoi(t->c_str());
 }
 
-pid_t clone_init(int flags) {
+}  // namespace
+
+pid_t clone_into(int flags, int cgroup_fd) {
   struct clone_args args = {};
   args.flags = static_cast<uint64_t>(flags);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   return static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof args));
 }
 
+namespace {
+
 // A created container while create/run still drives it.
 struct Created {
+  std::unique_ptr<cgroup::Cgroup> cgroup;
   ChildProcess init;
   SyncSocket sync;
   UniqueFd master;  // run with a terminal and no console socket
@@ -146,12 +182,16 @@ struct Created {
   std::string dir;
 };
 
-// Removes the state dir unless dismissed: the error paths of create.
-struct StateDirGuard {
+// Undoes a create unless dismissed: kills the init, removes its cgroup and the state dir.
+struct CreateGuard {
   std::string root, id;
+  Created& c;
   bool armed = true;
-  ~StateDirGuard() {
-    if (armed) (void)remove_state_dir(root, id);
+  ~CreateGuard() {
+    if (!armed) return;
+    c.init.kill_and_reap();
+    if (c.cgroup) (void)c.cgroup->destroy();
+    (void)remove_state_dir(root, id);
   }
 };
 
@@ -163,14 +203,6 @@ Result<void> check_terminal_options(const oci::Process& p, const CreateOptions& 
   if (!p.terminal && !o.console_socket.empty())
     return Error::invalid("cannot use console socket if berth-runtime will not allocate tty");
   return ok();
-}
-
-void warn_unapplied(const oci::Spec& spec) {
-  if (!spec.linux || !spec.linux->resources) return;
-  const oci::Resources& r = *spec.linux->resources;
-  if (r.memory || r.cpu || r.pids_limit || r.block_io || !r.hugepage_limits.empty() || r.network ||
-      !r.rdma.empty() || !r.unified.empty())
-    log::warn("linux.resources: cgroup limits are not applied by this version");
 }
 
 Result<pid_t> await_joined(Created& c, const oci::Linux& l);
@@ -189,7 +221,6 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     return Error::unsupported("linux.seccomp: seccomp filters are not supported by this version");
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
-  warn_unapplied(spec);
 
   BERTH_TRY_CTX(make_dirs(g.root, 0700), "create state root " + quoted(g.root));
   c.dir = state_dir(g.root, o.id);
@@ -197,7 +228,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     if (errno == EEXIST) return Error::conflict("container with id \"" + o.id + "\" already exists");
     return Error::sys("create state dir " + quoted(c.dir));
   }
-  StateDirGuard guard{g.root, o.id};
+  CreateGuard guard{g.root, o.id, c};
 
   InitContext ctx;
   ctx.spec = &spec;
@@ -289,7 +320,30 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     BERTH_TRY(write_time_offsets(*spec.linux));
   }
 
-  pid_t pid = clone_init(clone_flags);
+  // The cgroup exists before the init does; on v2 the init is cloned straight into it.
+  std::optional<oci::Resources> resources;
+  if (spec.linux && spec.linux->resources) resources = effective_resources(spec);
+  c.cgroup = BERTH_TRY_CTX(
+      cgroup::open(spec.linux ? spec.linux->cgroups_path : std::string(), o.id), "cgroup");
+  {
+    auto made = c.cgroup->create(resources ? &*resources : nullptr);
+    if (!made) {
+      c.cgroup.reset();  // create() removed what it made
+      return std::move(made).error();
+    }
+  }
+  UniqueFd into = c.cgroup->clone_into_fd();
+  if (!into) {
+    // Placed after clone: the cgroup namespace must be made after that, by the init.
+    int* flags = init_joins ? &ctx.unshare_flags : &clone_flags;
+    if (*flags & CLONE_NEWCGROUP) {
+      *flags &= ~CLONE_NEWCGROUP;
+      ctx.unshare_cgroupns_late = true;
+    }
+    ctx.await_placement = init_joins;
+  }
+
+  pid_t pid = clone_into(clone_flags, into.get());
   if (pid == 0) {
     parent_sync.close();
     sigset_t none;
@@ -303,6 +357,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (pid < 0) return Error::from_errno(clone_errno, "clone container init");
   c.init = ChildProcess(pid);
   c.sync = std::move(parent_sync);
+  if (!into) {
+    BERTH_TRY_CTX(c.cgroup->add_process(pid), "join cgroup");
+    if (ctx.await_placement) BERTH_TRY(c.sync.send(SyncType::Placed));
+  }
   ctx.sync.close();
   ctx.start_listener.reset();
   ctx.console_socket.reset();
@@ -375,6 +433,7 @@ Result<pid_t> await_joined(Created& c, const oci::Linux& l) {
 // Kills what create left and forgets it: for failures after Ready.
 void abandon(const Globals& g, Created& c) {
   c.init.kill_and_reap();
+  if (c.cgroup) (void)c.cgroup->destroy();
   (void)remove_state_dir(g.root, c.state.id);
 }
 

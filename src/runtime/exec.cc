@@ -78,6 +78,7 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
   auto step = [&]() -> Result<void> {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    BERTH_TRY(sync.expect(SyncType::Placed));  // in the container's cgroup
     if (ns_flags && ::setns(pidfd, ns_flags) < 0) return Error::sys("join container namespaces");
     if (p.terminal) {
       UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -114,9 +115,11 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
 
 Result<int> exec(const Globals& g, const ExecOptions& o) {
   State s = BERTH_TRY(load_state(g.root, o.id));
-  Status st = current_status(g.root, s);
+  Status st = live_status(g.root, s);
   if (st == Status::Stopped || st == Status::Creating)
     return Error::conflict("cannot exec in a stopped container");
+  if (st == Status::Paused && !o.ignore_paused)
+    return Error::conflict("cannot exec in a paused container (use --ignore-paused to override)");
   std::string dir = state_dir(g.root, o.id);
   std::string text = BERTH_TRY(read_file(dir + "/" + kConfigFile, 32 << 20));
   oci::Spec spec = BERTH_TRY_CTX(oci::parse_spec(text), "saved config");
@@ -163,7 +166,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     own_pid_ns.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
     if (::setns(pidfd.get(), CLONE_NEWPID) < 0) return Error::sys("join pid namespace");
   }
-  pid_t pid = ::fork();
+  auto cg = BERTH_TRY(container_cgroup(dir, o.id));
+  UniqueFd into = cg->clone_into_fd();
+  pid_t pid = clone_into(0, into.get());
   if (pid == 0) {
     parent_sync.close();
     sigset_t none;
@@ -178,6 +183,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   ChildProcess child(pid);
   child_sync.close();
   console.reset();
+  if (!into) BERTH_TRY_CTX(cg->add_process(pid), "join the container's cgroup");
+  BERTH_TRY(parent_sync.send(SyncType::Placed));
 
   UniqueFd master;
   for (;;) {

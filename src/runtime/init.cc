@@ -27,6 +27,7 @@ Result<void> become_namespace_root() {
 // first, so the rest are entered with its privileges), then unshare the new ones. A new pid
 // namespace applies to children only, so an intermediate forks the real init and exits.
 Result<void> join_and_unshare(InitContext& ctx) {
+  if (ctx.await_placement) BERTH_TRY(ctx.sync.expect(SyncType::Placed));
   for (auto& [type, fd] : ctx.join)
     if (type == oci::NamespaceType::User && ::setns(fd.get(), CLONE_NEWUSER) < 0)
       return Error::sys("join user namespace");
@@ -97,6 +98,8 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   if (!ctx.join.empty()) BERTH_TRY(join_and_unshare(ctx));
   // The parent sends the state JSON (pid known only to it) for the in-container hooks.
   std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
+  if (ctx.unshare_cgroupns_late && ::unshare(CLONE_NEWCGROUP) < 0)
+    return Error::sys("create cgroup namespace");
   if (ctx.new_userns && ctx.join.empty()) BERTH_TRY(become_namespace_root());
   ::umask(0);
   BERTH_TRY(init::apply_sysctls(spec));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "oci/spec.h"
+#include "runtime/cgroup/cgroup.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 #include "util/fd.h"
@@ -45,6 +46,11 @@ struct InitContext {
   std::vector<std::string> extra_env;
   int last_cap = 40;
   UniqueFd exec_stub;  // when set, exec goes through the stub (shared pid namespace)
+  // The init was placed in its cgroup after clone (v1): it waits for Placed before anything
+  // that forks, and unshares its cgroup namespace only then, so the namespace's root is the
+  // container's cgroup.
+  bool await_placement = false;
+  bool unshare_cgroupns_late = false;
 };
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
@@ -94,6 +100,15 @@ Result<void> set_console_size(int fd, unsigned rows, unsigned cols);
 Result<int> wait_forwarding(pid_t pid, int master_fd);
 // Blocks the forwarded signals (before clone, so none is lost); returns the previous mask.
 sigset_t block_forwarded_signals();
+
+// The cgroup of a created container, from its saved config (linux.cgroupsPath) and id.
+Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& state_dir,
+                                                          const std::string& id);
+
+// Status including "paused" (a frozen cgroup), which the state file alone cannot tell.
+Status live_status(const std::string& root, const State& s);
+// clone3, optionally straight into a cgroup (fd from Cgroup::clone_into_fd, or -1).
+pid_t clone_into(int flags, int cgroup_fd);
 
 // Reads config.json of a bundle (chdir'ed into it) and validates it.
 Result<oci::Spec> load_bundle_spec(const std::string& path);

@@ -54,62 +54,6 @@ Result<void> signal_pidfd(int pidfd, int sig) {
   return ok();
 }
 
-std::string pid_ns_of(pid_t pid) {
-  char path[64], buf[128];
-  snprintf(path, sizeof path, "/proc/%d/ns/pid", pid);
-  ssize_t n = ::readlink(path, buf, sizeof buf);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-}
-
-pid_t parent_of(pid_t pid) {
-  auto t = read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!t) return 0;
-  size_t p = t->rfind(')');
-  if (p == std::string::npos || p + 4 >= t->size()) return 0;
-  return static_cast<pid_t>(atoi(t->c_str() + p + 4));
-}
-
-std::vector<pid_t> all_pids() {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    char* end;
-    long v = strtol(e->d_name, &end, 10);
-    if (*end == 0 && v > 0) out.push_back(static_cast<pid_t>(v));
-  }
-  ::closedir(d);
-  return out;
-}
-
-// Processes of a container: those in its pid namespace when it has its own, else the init
-// and its descendants. (With cgroups, the cgroup will be the source.)
-std::vector<pid_t> container_pids(const State& s) {
-  std::vector<pid_t> out;
-  if (process_start_time(s.pid) != s.pid_start_time) return out;
-  std::vector<pid_t> pids = all_pids();
-  if (s.own_pid_ns) {
-    std::string ns = pid_ns_of(s.pid);
-    for (pid_t p : pids)
-      if (!ns.empty() && pid_ns_of(p) == ns) out.push_back(p);
-    return out;
-  }
-  out.push_back(s.pid);
-  bool grew = true;
-  while (grew) {
-    grew = false;
-    for (pid_t p : pids) {
-      if (std::find(out.begin(), out.end(), p) != out.end()) continue;
-      pid_t pp = parent_of(p);
-      if (std::find(out.begin(), out.end(), pp) != out.end()) {
-        out.push_back(p);
-        grew = true;
-      }
-    }
-  }
-  return out;
-}
-
 std::string owner_of(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) < 0) return "";
@@ -131,9 +75,26 @@ Result<void> destroy(const Globals& g, const State& s) {
 
 }  // namespace
 
+Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& dir,
+                                                          const std::string& id) {
+  oci::Spec spec = BERTH_TRY_CTX(load_saved_spec(dir), "saved config");
+  return cgroup::open(spec.linux ? spec.linux->cgroups_path : std::string(), id);
+}
+
+Status live_status(const std::string& root, const State& s) {
+  Status st = current_status(root, s);
+  if (st != Status::Running && st != Status::Created) return st;
+  auto cg = container_cgroup(state_dir(root, s.id), s.id);
+  if (cg) {
+    auto frozen = (*cg)->is_frozen();
+    if (frozen && *frozen) return Status::Paused;
+  }
+  return st;
+}
+
 Result<void> start(const Globals& g, const std::string& id) {
   State s = BERTH_TRY(load_state(g.root, id));
-  Status st = current_status(g.root, s);
+  Status st = live_status(g.root, s);
   if (st == Status::Stopped) return Error::conflict("cannot start a container that has stopped");
   if (st != Status::Created)
     return Error::conflict("cannot start a container in the " + std::string(status_name(st)) +
@@ -156,7 +117,7 @@ Result<void> start(const Globals& g, const std::string& id) {
 Result<std::string> state(const Globals& g, const std::string& id) {
   State s = BERTH_TRY(load_state(g.root, id));
   s.owner = "";
-  return state_json(s, current_status(g.root, s));
+  return state_json(s, live_status(g.root, s));
 }
 
 Result<void> kill(const Globals& g, const std::string& id, int sig, bool all) {
@@ -165,8 +126,8 @@ Result<void> kill(const Globals& g, const std::string& id, int sig, bool all) {
   if (st == Status::Stopped || st == Status::Creating)
     return Error::conflict("container not running");
   if (all) {
-    for (pid_t p : container_pids(s)) ::kill(p, sig);  // best effort: some may be exiting
-    return ok();
+    auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+    return cg->kill_all(sig);
   }
   UniqueFd pidfd = open_init_pidfd(s);
   if (!pidfd) return Error::conflict("container not running");
@@ -175,31 +136,38 @@ Result<void> kill(const Globals& g, const std::string& id, int sig, bool all) {
 
 Result<void> remove(const Globals& g, const std::string& id, bool force) {
   State s = BERTH_TRY(load_state(g.root, id));
-  Status st = current_status(g.root, s);
-  if (st == Status::Running || st == Status::Paused) {
-    if (!force)
-      return Error::conflict("cannot delete container " + id + " that is not stopped: " +
-                             status_name(st));
-  }
+  std::string dir = state_dir(g.root, id);
+  Status st = live_status(g.root, s);
+  if ((st == Status::Running || st == Status::Paused) && !force)
+    return Error::conflict("cannot delete container " + id + " that is not stopped: " +
+                           status_name(st));
+  auto cg = container_cgroup(dir, id);
   if (st != Status::Stopped && st != Status::Creating) {
     UniqueFd pidfd = open_init_pidfd(s);
+    if (cg) {
+      (void)(*cg)->kill_all(SIGKILL);
+      if (st == Status::Paused) (void)(*cg)->set_frozen(false);  // frozen tasks die on thaw
+    }
     if (pidfd) {
-      if (!s.own_pid_ns)
-        for (pid_t p : container_pids(s)) ::kill(p, SIGKILL);
-      (void)signal_pidfd(pidfd.get(), SIGKILL);  // ends its whole pid namespace
+      (void)signal_pidfd(pidfd.get(), SIGKILL);  // also ends its whole pid namespace
       wait_exited(pidfd.get(), 10000);
     }
+  }
+  if (cg) {
+    auto r = (*cg)->destroy();
+    if (!r) log::warn(r.error().what());
   }
   return destroy(g, s);
 }
 
 Result<void> set_paused(const Globals& g, const std::string& id, bool paused) {
   State s = BERTH_TRY(load_state(g.root, id));
-  Status st = current_status(g.root, s);
-  if (st == Status::Stopped) return Error::conflict("container not running");
-  // The freezer lives in the container's cgroup, which this version does not create yet.
-  return Error::unsupported(std::string(paused ? "pause" : "resume") +
-                            ": needs the container's cgroup (freezer), not supported yet");
+  Status st = live_status(g.root, s);
+  if (paused && st != Status::Running)
+    return Error::conflict("container not running");
+  if (!paused && st != Status::Paused) return Error::conflict("container not paused");
+  auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+  return cg->set_frozen(paused);
 }
 
 Result<std::vector<ContainerSummary>> list(const Globals& g) {
@@ -221,7 +189,7 @@ Result<std::vector<ContainerSummary>> list(const Globals& g) {
     if (!s) continue;
     ContainerSummary c;
     c.id = id;
-    Status st = current_status(g.root, *s);
+    Status st = live_status(g.root, *s);
     c.status = status_name(st);
     c.pid = st == Status::Stopped ? 0 : s->pid;
     c.bundle = s->bundle;
@@ -235,7 +203,9 @@ Result<std::vector<ContainerSummary>> list(const Globals& g) {
 
 Result<std::vector<pid_t>> pids(const Globals& g, const std::string& id) {
   State s = BERTH_TRY(load_state(g.root, id));
-  return container_pids(s);
+  if (current_status(g.root, s) == Status::Stopped) return std::vector<pid_t>{};
+  auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+  return cg->pids();
 }
 
 }  // namespace berth::runtime

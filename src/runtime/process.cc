@@ -17,6 +17,7 @@
 #include <fstream>
 
 #include "runtime/internal.h"
+#include "util/log.h"
 
 namespace berth::runtime::init {
 namespace {
@@ -146,9 +147,11 @@ Result<void> apply_user_and_caps(const oci::Process& p, int last_cap) {
   if (syscall(SYS_capset, &h, d) < 0) return Error::sys("set capabilities");
   for (int c = 0; c <= last_cap; c++) {
     if (!(ambient & (1ULL << c))) continue;
+    // Like runc: an ambient capability that is not also permitted and inheritable cannot be
+    // raised, and is skipped rather than failing (`runc spec` itself asks for such ones).
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-      return Error::sys("raise ambient capability " + std::string(oci::capability_name(c)) +
-                        " (it must also be permitted and inheritable)");
+      log::debug("ambient capability " + std::string(oci::capability_name(c)) +
+                 " not raised: it must also be permitted and inheritable");
   }
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Error::sys("clear keep-capabilities");
   ::umask(u.umask.value_or(022));

@@ -25,6 +25,7 @@ enum class SyncType : uint32_t {
   MapDone,                // parent -> init
   Joined,                 // init -> parent: namespaces set; text = pid of the real init if
                           // a new pid namespace needed an intermediate fork, else empty
+  Placed,                 // parent -> init: it is in its cgroup (v1: placed after clone)
 };
 
 struct SyncMsg {
