@@ -331,18 +331,18 @@ Result<void> V2::create(const oci::Resources* resources) {
   }();
   if (!r) {
     for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
-    return std::move(r).error().wrap("create " + cgroup_name());
+    // As v1 does; what the host cannot do at all (Unsupported) already reads complete.
+    if (r.error().kind() != ErrorKind::Unsupported) r.error().wrap(cgroup_name());
+    return std::move(r).error();
   }
   return ok();
 }
 
 Result<void> V2::update(const oci::Resources& resources) {
-  auto r = [&]() -> Result<void> {
-    BERTH_TRY(enable_controllers(needs_of(resources)));
-    return apply(resources);
-  }();
-  if (!r) return std::move(r).error().wrap("update " + cgroup_name());
-  return ok();
+  auto r = enable_controllers(needs_of(resources));
+  if (r) r = apply(resources);
+  if (!r && r.error().kind() != ErrorKind::Unsupported) r.error().wrap("update " + cgroup_name());
+  return r;
 }
 
 Result<void> V2::apply(const oci::Resources& r) {
@@ -503,8 +503,7 @@ Result<void> V2::apply_hugetlb(const std::vector<oci::Resources::HugepageLimit>&
     auto w = write_cg(file(base + ".max"), v);
     if (!w && w.error().errno_value() == ENOENT)
       return Error::invalid(field + ".pageSize: " + quoted(h.page_size) +
-                            ": the host has no huge pages of this size (no " + base + ".max in " +
-                            cgroup_name() + ")");
+                            ": the host has no huge pages of this size (no " + base + ".max)");
     if (!w) return std::move(w).error().wrap(field);
     // Reservations too (kernel 5.7+), so a mmap beyond the limit fails instead of a fault
     // killing the process later.
@@ -551,7 +550,7 @@ Result<void> V2::apply_unified(const std::map<std::string, std::string>& unified
           return Error::unsupported(field + ": the " + c + " controller is not available in " +
                                     cgroup_name() + " (cgroup v2)");
         if (e == ENOENT)
-          return Error::invalid(field + ": no such file in " + cgroup_name() + " (cgroup v2)");
+          return Error::invalid(field + ": no such cgroup file (cgroup v2)");
       }
       return std::move(w).error().wrap(field);
     }
