@@ -2,6 +2,7 @@
 // in the init, and hand a notify listener to the agent at listenerPath.
 #include "runtime/seccomp.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -31,10 +32,10 @@ using std::string_view;
 constexpr const char* kBase = "linux.seccomp";
 
 string q(string_view s) { return oci::quote_for_message(s); }
-string indexed(string_view base, size_t i) {
-  return string(base) + "[" + std::to_string(i) + "]";
+string indexed(string_view base, size_t i) { return string(base) + "[" + std::to_string(i) + "]"; }
+Error invalid(const string& field, const string& what) {
+  return Error::invalid(field + ": " + what);
 }
-Error invalid(const string& field, const string& what) { return Error::invalid(field + ": " + what); }
 
 // ---------------------------------------------------------------------------------------------
 // Names -> libseccomp values.
@@ -100,9 +101,12 @@ struct OpName {
   scmp_compare op;
 };
 constexpr OpName kOps[] = {
-    {"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-    {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-    {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    {"SCMP_CMP_NE", SCMP_CMP_NE},
+    {"SCMP_CMP_LT", SCMP_CMP_LT},
+    {"SCMP_CMP_LE", SCMP_CMP_LE},
+    {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+    {"SCMP_CMP_GE", SCMP_CMP_GE},
+    {"SCMP_CMP_GT", SCMP_CMP_GT},
     {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
@@ -115,8 +119,8 @@ Result<uint32_t> action_of(const string& name, std::optional<uint32_t> errno_ret
   auto data = [&]() -> Result<uint32_t> {
     uint32_t v = errno_ret.value_or(EPERM);
     if (v > kMaxRetData)
-      return invalid(errno_field, std::to_string(v) + " out of range (0.." +
-                                      std::to_string(kMaxRetData) + ")");
+      return invalid(errno_field,
+                     std::to_string(v) + " out of range (0.." + std::to_string(kMaxRetData) + ")");
     return v;
   };
   auto no_data = [&]() -> Result<void> {
@@ -227,8 +231,8 @@ bool repeats_an_index(const std::vector<scmp_arg_cmp>& conds) {
 Result<bool> add_rules(scmp_filter_ctx ctx, const oci::SeccompSyscall& sc, size_t i,
                        uint32_t default_action) {
   string field = indexed(string(kBase) + ".syscalls", i);
-  uint32_t action = BERTH_TRY(action_of(sc.action, sc.errno_ret, field + ".action",
-                                        field + ".errnoRet"));
+  uint32_t action =
+      BERTH_TRY(action_of(sc.action, sc.errno_ret, field + ".action", field + ".errnoRet"));
   if (sc.names.empty()) return invalid(field + ".names", "must not be empty");
   std::vector<scmp_arg_cmp> conds = BERTH_TRY(conditions_of(sc, field));
   if (action == SCMP_ACT_NOTIFY) {
@@ -364,8 +368,8 @@ std::vector<sock_filter> enosys_stub(const std::vector<uint32_t>& tokens, const 
         rest[abi_at].jf = skip;
     }
     stub.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)));
-    stub.push_back(jump(BPF_JMP | BPF_JEQ | BPF_K, s->audit_arch, 0,
-                        static_cast<uint8_t>(rest.size())));
+    stub.push_back(
+        jump(BPF_JMP | BPF_JEQ | BPF_K, s->audit_arch, 0, static_cast<uint8_t>(rest.size())));
     size_t base = stub.size();
     for (size_t r : rest_enosys) to_enosys.push_back(base + r);
     stub.insert(stub.end(), rest.begin(), rest.end());
@@ -388,8 +392,8 @@ bool wants_enosys_stub(uint32_t default_action) {
 
 Result<Filter> compile(const oci::Seccomp& c) {
   const string base = kBase;
-  uint32_t default_action = BERTH_TRY(action_of(c.default_action, c.default_errno_ret,
-                                                base + ".defaultAction", base + ".defaultErrnoRet"));
+  uint32_t default_action = BERTH_TRY(action_of(
+      c.default_action, c.default_errno_ret, base + ".defaultAction", base + ".defaultErrnoRet"));
   if (default_action == SCMP_ACT_NOTIFY)
     return invalid(base + ".defaultAction", "SCMP_ACT_NOTIFY cannot be the default action");
 
@@ -413,6 +417,9 @@ Result<Filter> compile(const oci::Seccomp& c) {
   for (size_t i = 0; i < c.syscalls.size(); ++i)
     if (BERTH_TRY(add_rules(ctx.get(), c.syscalls[i], i, default_action))) filter.notify = true;
 
+  // The kernel refuses WAIT_KILLABLE_RECV without a listener; it means nothing without one.
+  if (!filter.notify) filter.flags &= ~unsigned{SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV};
+
   std::vector<sock_filter> program = BERTH_TRY(export_program(ctx.get()));
   if (wants_enosys_stub(default_action)) filter.program = enosys_stub(tokens, c);
   filter.program.insert(filter.program.end(), program.begin(), program.end());
@@ -423,8 +430,150 @@ Result<Filter> compile(const oci::Seccomp& c) {
   return filter;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The cache of compiled programs.
+
+namespace {
+
+// Bump when compile()'s output for the same input changes.
+constexpr std::string_view kCacheMagic = "BERTHSC2";
+constexpr size_t kCacheMaxEntries = 256;
+constexpr size_t kCacheMaxFile = 1 << 20;
+
+template <class T>
+void put(string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+void put_str(string& out, string_view s) {
+  put(out, static_cast<uint32_t>(s.size()));
+  out += s;
+}
+void put_opt(string& out, std::optional<uint32_t> v) {
+  put(out, static_cast<uint8_t>(v.has_value()));
+  put(out, v.value_or(0));
+}
+void put_strs(string& out, const std::vector<string>& v) {
+  put(out, static_cast<uint32_t>(v.size()));
+  for (const string& s : v) put_str(out, s);
+}
+
+// Everything compile()'s result depends on, as one byte string (length-prefixed fields, so
+// two different profiles never give the same key).
+string cache_key(const oci::Seccomp& c) {
+  const scmp_version* v = seccomp_version();
+  string key;
+  put(key, v->major);
+  put(key, v->minor);
+  put(key, v->micro);
+  put(key, seccomp_arch_native());
+  put_str(key, c.default_action);
+  put_opt(key, c.default_errno_ret);
+  put_strs(key, c.architectures);
+  put_strs(key, c.flags);
+  put(key, static_cast<uint32_t>(c.syscalls.size()));
+  for (const oci::SeccompSyscall& sc : c.syscalls) {
+    put_strs(key, sc.names);
+    put_str(key, sc.action);
+    put_opt(key, sc.errno_ret);
+    put(key, static_cast<uint32_t>(sc.args.size()));
+    for (const oci::SeccompArg& a : sc.args) {
+      put(key, a.index);
+      put(key, a.value);
+      put(key, a.value_two);
+      put_str(key, a.op);
+    }
+  }
+  return key;
+}
+
+// FNV-1a: names the file; the stored key makes a hit exact.
+uint64_t fnv1a(string_view s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char ch : s) h = (h ^ ch) * 0x100000001b3ULL;
+  return h;
+}
+
+template <class T>
+bool take(string_view& in, T& v) {
+  if (in.size() < sizeof v) return false;
+  memcpy(&v, in.data(), sizeof v);
+  in.remove_prefix(sizeof v);
+  return true;
+}
+
+string cache_entry(const string& key, const Filter& f) {
+  string out(kCacheMagic);
+  put(out, static_cast<uint32_t>(key.size()));
+  out += key;
+  put(out, static_cast<uint32_t>(f.flags));
+  put(out, static_cast<uint32_t>(f.notify));
+  put(out, static_cast<uint32_t>(f.program.size()));
+  out.append(reinterpret_cast<const char*>(f.program.data()),
+             f.program.size() * sizeof(sock_filter));
+  put(out, fnv1a(out));  // catches a damaged entry
+  return out;
+}
+
+std::optional<Filter> parse_cache_entry(string_view in, const string& key) {
+  uint64_t sum = 0;
+  if (in.size() < sizeof sum) return std::nullopt;
+  memcpy(&sum, in.data() + in.size() - sizeof sum, sizeof sum);
+  in.remove_suffix(sizeof sum);
+  if (fnv1a(in) != sum) return std::nullopt;
+  if (in.substr(0, kCacheMagic.size()) != kCacheMagic) return std::nullopt;
+  in.remove_prefix(kCacheMagic.size());
+  uint32_t key_len = 0, flags = 0, notify = 0, count = 0;
+  if (!take(in, key_len) || in.size() < key_len || in.substr(0, key_len) != key)
+    return std::nullopt;
+  in.remove_prefix(key_len);
+  if (!take(in, flags) || !take(in, notify) || !take(in, count)) return std::nullopt;
+  if (count == 0 || count > BPF_MAXINSNS || in.size() != count * sizeof(sock_filter))
+    return std::nullopt;
+  Filter f;
+  f.flags = flags;
+  f.notify = notify != 0;
+  f.program.resize(count);
+  memcpy(f.program.data(), in.data(), in.size());
+  return f;
+}
+
+size_t count_entries(const string& dir) {
+  size_t n = 0;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<Filter> compile_cached(const oci::Seccomp& c, const string& cache_dir) {
+  string key = cache_key(c);
+  char name[32];
+  snprintf(name, sizeof name, "/%016llx.bpf", static_cast<unsigned long long>(fnv1a(key)));
+  string path = cache_dir + name;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st = {};
+  if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid() &&
+      static_cast<size_t>(st.st_size) <= kCacheMaxFile) {
+    if (Result<string> data = read_all(fd.get(), kCacheMaxFile))
+      if (std::optional<Filter> hit = parse_cache_entry(*data, key)) return std::move(*hit);
+  }
+  fd.reset();
+  Filter f = BERTH_TRY(compile(c));
+  if (::mkdir(cache_dir.c_str(), 0700) == 0 || errno == EEXIST) {
+    if (count_entries(cache_dir) < kCacheMaxEntries)
+      (void)write_file_atomic(path, cache_entry(key, f), 0600, /*durable=*/false);
+  }
+  return f;
+}
+
 Result<UniqueFd> install(const Filter& f) {
-  if (f.program.empty()) return Error::invalid("seccomp: empty filter program");
+  if (f.program.empty() || f.program.size() > BPF_MAXINSNS)
+    return Error::invalid("seccomp: a filter program of " + std::to_string(f.program.size()) +
+                          " instructions");
   struct sock_fprog prog = {static_cast<unsigned short>(f.program.size()),
                             const_cast<sock_filter*>(f.program.data())};
   unsigned long flags = f.flags;
@@ -437,15 +586,17 @@ Result<UniqueFd> install(const Filter& f) {
   if (rc < 0) {
     int e = errno;
     if (e == EACCES)
-      return Error::from_errno(e, "loading the seccomp filter: the process has neither "
-                                  "no_new_privs nor CAP_SYS_ADMIN");
+      return Error::from_errno(e,
+                               "loading the seccomp filter: the process has neither "
+                               "no_new_privs nor CAP_SYS_ADMIN");
     if (e == EINVAL && flags != 0)
       return Error::from_errno(e, "loading the seccomp filter with flags " + hex(flags) +
                                       " (is every linux.seccomp.flags entry supported by this "
                                       "kernel?)");
     if (e == ESRCH)
-      return Error::from_errno(e, "loading the seccomp filter: another thread could not be "
-                                  "synchronized (TSYNC)");
+      return Error::from_errno(e,
+                               "loading the seccomp filter: another thread could not be "
+                               "synchronized (TSYNC)");
     return Error::from_errno(e, "loading the seccomp filter");
   }
   if (!f.notify) {
