@@ -217,8 +217,6 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   Created c;
   c.spec = BERTH_TRY(load_bundle_spec("config.json"));
   const oci::Spec& spec = c.spec;
-  if (spec.linux && spec.linux->seccomp)
-    return Error::unsupported("linux.seccomp: seccomp filters are not supported by this version");
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
 
@@ -262,6 +260,11 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   bool new_pid_ns = spec.linux && spec.linux->find_namespace(oci::NamespaceType::Pid) &&
                     spec.linux->find_namespace(oci::NamespaceType::Pid)->path.empty();
   if (!new_pid_ns) ctx.exec_stub = BERTH_TRY(make_exec_stub());
+
+  if (spec.linux && spec.linux->seccomp)
+    ctx.seccomp = BERTH_TRY_CTX(
+        seccomp::compile_cached(*spec.linux->seccomp, g.root + "/" + kSeccompCacheDir),
+        "linux.seccomp");
 
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
   ctx.sync = std::move(child_sync);
@@ -391,6 +394,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     if (m->type == SyncType::Error) return Error::from_errno(m->err, m->text);
     if (m->type == SyncType::ConsoleMaster) {
       c.master = std::move(m->fd);
+    } else if (m->type == SyncType::SeccompListener) {
+      BERTH_TRY(hand_over_listener(s.pid, m->err, *spec.linux->seccomp, hook_state));
     } else if (m->type == SyncType::CreateRuntimeHooks) {
       BERTH_TRY(run_hooks(spec.hooks->prestart, "prestart", hook_state));
       BERTH_TRY(run_hooks(spec.hooks->create_runtime, "createRuntime", hook_state));

@@ -74,7 +74,8 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
 
 // The child: join, set up, exec. Reports errors over `sync`.
 [[noreturn]] void exec_child(int pidfd, int ns_flags, const oci::Process& p, int last_cap,
-                             SyncSocket& sync, int console_socket, int preserve, int stub_fd) {
+                             SyncSocket& sync, int console_socket, int preserve, int stub_fd,
+                             const seccomp::Filter* filter) {
   auto step = [&]() -> Result<void> {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -101,8 +102,10 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
     BERTH_TRY(init::apply_rlimits(p));
     BERTH_TRY(init::preserve_fds(preserve));
     std::vector<std::string> env = init::process_env(p, {});
+    if (filter && !p.no_new_privileges) BERTH_TRY(init::load_seccomp(*filter, sync.fd()));
     BERTH_TRY(init::apply_user_and_caps(p, last_cap));
     std::string path = BERTH_TRY(init::lookup_executable(p, env));
+    if (filter && p.no_new_privileges) BERTH_TRY(init::load_seccomp(*filter, sync.fd()));
     ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // `exec -d` returns while the process runs
     init::exec_process(path, p, env, sync.fd(), stub_fd);
   };
@@ -158,6 +161,11 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   int preserve = o.preserve_fds;
   if (!o.detach) block_forwarded_signals();
 
+  std::optional<seccomp::Filter> filter;
+  if (spec.linux && spec.linux->seccomp)
+    filter = BERTH_TRY_CTX(seccomp::compile_cached(*spec.linux->seccomp,
+                                                   g.root + "/" + kSeccompCacheDir),
+                           "linux.seccomp");
   // The process joins a container where others already run: exec through the stub.
   UniqueFd stub = BERTH_TRY(make_exec_stub());
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
@@ -175,7 +183,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     exec_child(pidfd.get(), flags, p, last_cap, child_sync, console.get(), preserve,
-               stub.get());
+               stub.get(), filter ? &*filter : nullptr);
   }
   int fork_errno = errno;
   if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
@@ -194,6 +202,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
       return std::move(m).error();
     }
     if (m->type == SyncType::ConsoleMaster) master = std::move(m->fd);
+    else if (m->type == SyncType::SeccompListener)
+      BERTH_TRY(hand_over_listener(pid, m->err, *spec.linux->seccomp,
+                                   state_json(s, Status::Running, -1)));
     else if (m->type == SyncType::Error) {
       std::string text = m->text.empty() ? "exec: \"" + p.args[0] + "\"" : m->text;
       return Error::from_errno(m->err, text).wrap("exec " + quoted(o.id));

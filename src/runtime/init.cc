@@ -126,8 +126,13 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   if (!ctx.no_new_keyring) BERTH_TRY(init::join_session_keyring(ctx.id));
   BERTH_TRY(init::preserve_fds(ctx.preserve_fds));
   std::vector<std::string> env = init::process_env(proc, ctx.extra_env);
+  // Seccomp as late as it can be while the parent is still here (a notify listener goes to
+  // it): without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities drop.
+  bool nnp = proc.no_new_privileges;
+  if (ctx.seccomp && !nnp) BERTH_TRY(init::load_seccomp(*ctx.seccomp, ctx.sync.fd()));
   BERTH_TRY(init::apply_user_and_caps(proc, ctx.last_cap));
   std::string path = BERTH_TRY(init::lookup_executable(proc, env));
+  if (ctx.seccomp && nnp) BERTH_TRY(init::load_seccomp(*ctx.seccomp, ctx.sync.fd()));
 
   // From here the init must outlive create, which exits once it reads Ready.
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);

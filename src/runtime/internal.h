@@ -7,12 +7,14 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "oci/spec.h"
 #include "runtime/cgroup/cgroup.h"
+#include "runtime/seccomp.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 #include "util/fd.h"
@@ -51,6 +53,7 @@ struct InitContext {
   // container's cgroup.
   bool await_placement = false;
   bool unshare_cgroupns_late = false;
+  std::optional<seccomp::Filter> seccomp;  // compiled by the parent before clone
 };
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
@@ -109,6 +112,15 @@ Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& stat
 Status live_status(const std::string& root, const State& s);
 // clone3, optionally straight into a cgroup (fd from Cgroup::clone_into_fd, or -1).
 pid_t clone_into(int flags, int cgroup_fd);
+
+namespace init {
+// Loads the seccomp filter; a notify listener is announced to the parent over `sync_fd`
+// with write(2) only (see seccomp.h), the parent then takes it with pidfd_getfd.
+Result<void> load_seccomp(const seccomp::Filter& filter, int sync_fd);
+}  // namespace init
+// The parent's side of that handover: takes the fd from `pid` and sends it to the agent.
+Result<void> hand_over_listener(pid_t pid, int fd_in_child, const oci::Seccomp& config,
+                                const std::string& state_json);
 
 // Reads config.json of a bundle (chdir'ed into it) and validates it.
 Result<oci::Spec> load_bundle_spec(const std::string& path);

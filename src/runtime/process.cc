@@ -303,3 +303,34 @@ Result<void> parse_failure(const std::string& data) {
 }
 
 }  // namespace berth::runtime
+
+namespace berth::runtime {
+
+Result<void> init::load_seccomp(const seccomp::Filter& filter, int sync_fd) {
+  UniqueFd listener = BERTH_TRY_CTX(seccomp::install(filter), "load seccomp filter");
+  if (!listener) return ok();
+  // Only write(2) from here until the agent has the listener (see seccomp.h).
+  struct {
+    uint32_t type;
+    int32_t err;
+  } hdr = {static_cast<uint32_t>(SyncType::SeccompListener), listener.get()};
+  if (::write(sync_fd, &hdr, sizeof hdr) != sizeof hdr) return Error::sys("announce listener");
+  listener.release();  // stays open (O_CLOEXEC) until exec, for the parent to take
+  return ok();
+}
+
+Result<void> hand_over_listener(pid_t pid, int fd_in_child, const oci::Seccomp& config,
+                                const std::string& state_json) {
+  if (config.listener_path.empty())
+    return Error::invalid("linux.seccomp: SCMP_ACT_NOTIFY needs listenerPath");
+  UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return Error::sys("pidfd_open");
+  UniqueFd listener(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd_in_child, 0)));
+  if (!listener) return Error::sys("take the seccomp listener");
+  UniqueFd agent = BERTH_TRY_CTX(seccomp::connect_listener(config.listener_path),
+                                 "linux.seccomp.listenerPath");
+  return seccomp::send_listener(agent.get(), listener.get(), state_json,
+                                config.listener_metadata, pid);
+}
+
+}  // namespace berth::runtime

@@ -34,6 +34,8 @@ std::string state_dir(const std::string& root, const std::string& id);
 inline constexpr const char* kStateFile = "state.json";
 inline constexpr const char* kConfigFile = "config.json";
 inline constexpr const char* kStartSocket = "start.sock";
+// Compiled seccomp programs, under --root; not a valid container id, so never listed.
+inline constexpr const char* kSeccompCacheDir = "cache:seccomp";
 
 // Checks a container id like runc: letters, digits, and _ + - . ; not "." or "..".
 Result<void> validate_id(const std::string& id);

@@ -26,6 +26,9 @@ enum class SyncType : uint32_t {
   Joined,                 // init -> parent: namespaces set; text = pid of the real init if
                           // a new pid namespace needed an intermediate fork, else empty
   Placed,                 // parent -> init: it is in its cgroup (v1: placed after clone)
+  SeccompListener,        // init -> parent: err = the notify listener's fd number in the
+                          // init (sent with write(2) only); the parent takes it with
+                          // pidfd_getfd and hands it to linux.seccomp.listenerPath
 };
 
 struct SyncMsg {
