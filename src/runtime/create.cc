@@ -335,6 +335,9 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
       return std::move(made).error();
     }
   }
+  ctx.cgroup_path = c.cgroup->path();
+  for (const oci::Mount& m : spec.mounts)
+    if (m.type == "cgroup") ctx.inherited_cgroups = init::read_self_cgroups();
   UniqueFd into = c.cgroup->clone_into_fd();
   if (!into) {
     // Placed after clone: the cgroup namespace must be made after that, by the init.

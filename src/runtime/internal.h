@@ -54,6 +54,10 @@ struct InitContext {
   bool await_placement = false;
   bool unshare_cgroupns_late = false;
   std::optional<seccomp::Filter> seccomp;  // compiled by the parent before clone
+  std::string cgroup_path;  // the container's cgroup ("/berth/<id>"), for the cgroup mount
+  // The runtime's own cgroups (/proc/self/cgroup: controllers, path), which the init
+  // inherits in hierarchies the runtime does not manage.
+  std::vector<std::pair<std::string, std::string>> inherited_cgroups;
 };
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
@@ -66,6 +70,7 @@ Result<void> finalize_rootfs(InitContext& ctx);  // masked/read-only paths, read
 Result<void> enter_rootfs(InitContext& ctx);     // pivot_root (or MS_MOVE + chroot)
 Result<void> setup_console(InitContext& ctx);    // after enter_rootfs, when process.terminal
 Result<void> apply_sysctls(const oci::Spec& spec);
+std::vector<std::pair<std::string, std::string>> read_self_cgroups();
 // process.cc
 Result<void> apply_rlimits(const oci::Process& p);
 Result<void> apply_oom_score_adj(const oci::Process& p);
