@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,13 +53,24 @@ Result<void> signal_pidfd(int pidfd, int sig) {
   return ok();
 }
 
+// The user name of the state dir's owner, from /etc/passwd (no NSS: the binary is static).
 std::string owner_of(const std::string& dir) {
   struct stat st;
   if (::stat(dir.c_str(), &st) < 0) return "";
-  struct passwd pw, *res = nullptr;
-  char buf[1024];
-  if (getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &res) == 0 && res) return res->pw_name;
-  return "#" + std::to_string(st.st_uid);
+  std::string uid = std::to_string(st.st_uid);
+  if (auto pw = read_file("/etc/passwd", 4 << 20)) {
+    size_t pos = 0;
+    while (pos < pw->size()) {
+      size_t end = pw->find('\n', pos);
+      if (end == std::string::npos) end = pw->size();
+      std::string_view line(pw->data() + pos, end - pos);
+      size_t c1 = line.find(':'), c2 = line.find(':', c1 + 1), c3 = line.find(':', c2 + 1);
+      if (c3 != std::string_view::npos && line.substr(c2 + 1, c3 - c2 - 1) == uid)
+        return std::string(line.substr(0, c1));
+      pos = end + 1;
+    }
+  }
+  return "#" + uid;
 }
 
 Result<void> destroy(const Globals& g, const State& s) {
