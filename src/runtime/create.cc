@@ -489,7 +489,17 @@ Result<int> run(const Globals& g, const CreateOptions& o) {
   auto status = wait_forwarding(pid, c.master.get());
   if (!status) return std::move(status).error();
   if (!o.keep) {
-    auto r = remove(g, o.id, true);
+    // What `delete` would do, from what is still in memory (no state or config re-read).
+    if (c.cgroup) {
+      if (!c.state.own_pid_ns) (void)c.cgroup->kill_all(SIGKILL);
+      auto r = c.cgroup->destroy();
+      if (!r) log::warn(r.error().what());
+    }
+    if (c.spec.hooks && !c.spec.hooks->poststop.empty()) {
+      auto r = run_hooks(c.spec.hooks->poststop, "poststop", state_json(c.state, Status::Stopped, -1));
+      if (!r) log::warn(r.error().what());
+    }
+    auto r = remove_state_dir(g.root, o.id);
     if (!r) log::warn(r.error().what());
   }
   return exit_code_of(*status);

@@ -418,6 +418,7 @@ Result<void> finalize_rootfs(InitContext& ctx) {
   const oci::Spec& spec = *ctx.spec;
   int root = ctx.rootfs_fd.get();
   if (spec.linux) {
+    UniqueFd empty_dir;
     for (const std::string& p : spec.linux->masked_paths) {
       auto fd = sys::open_in_root(root, p, O_PATH | O_NOFOLLOW);
       if (!fd) {
@@ -427,7 +428,11 @@ Result<void> finalize_rootfs(InitContext& ctx) {
       struct stat st;
       if (::fstat(fd->get(), &st) < 0) return Error::sys("stat masked path " + quoted(p));
       Result<UniqueFd> cover = Error::internal("unset");
-      if (S_ISDIR(st.st_mode)) {
+      bool dir = S_ISDIR(st.st_mode);
+      if (dir && empty_dir) {
+        // Every masked directory shows the same empty read-only tmpfs: clone the first.
+        cover = sys::make_bind_mount(empty_dir.get(), "", false);
+      } else if (dir) {
         sys::MountOptions o;
         o.attr_set = MOUNT_ATTR_RDONLY;
         o.data = {{"size", "0"}};
@@ -437,6 +442,7 @@ Result<void> finalize_rootfs(InitContext& ctx) {
       }
       if (!cover) return std::move(cover).error().wrap("masked path " + quoted(p));
       BERTH_TRY_CTX(sys::attach_mount(cover->get(), fd->get()), "masked path " + quoted(p));
+      if (dir && !empty_dir) empty_dir = std::move(*cover);  // now attached: clonable
     }
     for (const std::string& p : spec.linux->readonly_paths) {
       auto fd = sys::open_in_root(root, p, O_PATH | O_NOFOLLOW);
