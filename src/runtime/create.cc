@@ -336,17 +336,25 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     }
   }
   ctx.cgroup_path = c.cgroup->path();
-  for (const oci::Mount& m : spec.mounts)
-    if (m.type == "cgroup") ctx.inherited_cgroups = init::read_self_cgroups();
+  if (cgroup::host_layout() != cgroup::Layout::V2)
+    for (const oci::Mount& m : spec.mounts)
+      if (m.type == "cgroup") ctx.inherited_cgroups = init::read_self_cgroups();
   UniqueFd into = c.cgroup->clone_into_fd();
-  if (!into) {
+  bool placed_by_clone = into.valid();
+  bool parent_places = false;
+  if (!placed_by_clone) {
+    into = c.cgroup->partial_clone_into_fd();
     // Placed after clone: the cgroup namespace must be made after that, by the init.
     int* flags = init_joins ? &ctx.unshare_flags : &clone_flags;
     if (*flags & CLONE_NEWCGROUP) {
       *flags &= ~CLONE_NEWCGROUP;
       ctx.unshare_cgroupns_late = true;
     }
-    ctx.await_placement = init_joins;
+    // An init cloned into a new user namespace cannot write the host's cgroup files: the
+    // parent moves it. Otherwise the init moves itself, before it joins anything.
+    parent_places = clone_flags & CLONE_NEWUSER;
+    if (parent_places) ctx.await_placement = init_joins;
+    else ctx.self_place = c.cgroup.get();
   }
 
   pid_t pid = clone_into(clone_flags, into.get());
@@ -363,7 +371,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (pid < 0) return Error::from_errno(clone_errno, "clone container init");
   c.init = ChildProcess(pid);
   c.sync = std::move(parent_sync);
-  if (!into) {
+  if (parent_places) {
     BERTH_TRY_CTX(c.cgroup->add_process(pid), "join cgroup");
     if (ctx.await_placement) BERTH_TRY(c.sync.send(SyncType::Placed));
   }

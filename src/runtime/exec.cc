@@ -75,11 +75,11 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
 // The child: join, set up, exec. Reports errors over `sync`.
 [[noreturn]] void exec_child(int pidfd, int ns_flags, const oci::Process& p, int last_cap,
                              SyncSocket& sync, int console_socket, int preserve, int stub_fd,
-                             const seccomp::Filter* filter) {
+                             const seccomp::Filter* filter, cgroup::Cgroup* self_place) {
   auto step = [&]() -> Result<void> {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    BERTH_TRY(sync.expect(SyncType::Placed));  // in the container's cgroup
+    if (self_place) BERTH_TRY_CTX(self_place->add_process(0), "join the container's cgroup");
     if (ns_flags && ::setns(pidfd, ns_flags) < 0) return Error::sys("join container namespaces");
     if (p.terminal) {
       UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
@@ -175,7 +175,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     if (::setns(pidfd.get(), CLONE_NEWPID) < 0) return Error::sys("join pid namespace");
   }
   auto cg = BERTH_TRY(container_cgroup(dir, o.id));
+  // Cloned into the cgroup (v2), or the child moves itself in (v1) before joining anything.
   UniqueFd into = cg->clone_into_fd();
+  cgroup::Cgroup* self_place = into ? nullptr : cg.get();
+  if (!into) into = cg->partial_clone_into_fd();
   pid_t pid = clone_into(0, into.get());
   if (pid == 0) {
     parent_sync.close();
@@ -183,7 +186,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     exec_child(pidfd.get(), flags, p, last_cap, child_sync, console.get(), preserve,
-               stub.get(), filter ? &*filter : nullptr);
+               stub.get(), filter ? &*filter : nullptr, self_place);
   }
   int fork_errno = errno;
   if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
@@ -191,8 +194,6 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   ChildProcess child(pid);
   child_sync.close();
   console.reset();
-  if (!into) BERTH_TRY_CTX(cg->add_process(pid), "join the container's cgroup");
-  BERTH_TRY(parent_sync.send(SyncType::Placed));
 
   UniqueFd master;
   for (;;) {

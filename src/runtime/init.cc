@@ -160,7 +160,12 @@ void init_main(InitContext& ctx) {
   // Die with the parent while it still drives us (cleared just before Ready).
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   UniqueFd start_conn;
-  auto r = run_init(ctx, &start_conn);
+  Result<void> r = ok();
+  if (ctx.self_place) {
+    r = ctx.self_place->add_process(0);
+    if (!r) r = std::move(r).error().wrap("join cgroup");
+  }
+  if (r) r = run_init(ctx, &start_conn);
   const Error& e = r.error();
   report_failure(start_conn ? start_conn.get() : ctx.sync.fd(), e.errno_value(), e.message());
   _exit(1);

@@ -52,6 +52,9 @@ struct InitContext {
   // that forks, and unshares its cgroup namespace only then, so the namespace's root is the
   // container's cgroup.
   bool await_placement = false;
+  // Set when the init moves itself into its cgroup (first thing after clone; cheaper than
+  // the parent moving it). Points into the parent's Created, which the init has a copy of.
+  cgroup::Cgroup* self_place = nullptr;
   bool unshare_cgroupns_late = false;
   std::optional<seccomp::Filter> seccomp;  // compiled by the parent before clone
   std::string cgroup_path;  // the container's cgroup ("/berth/<id>"), for the cgroup mount

@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
 
 #include "runtime/internal.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::runtime::init {
 namespace {
@@ -180,17 +180,14 @@ std::vector<std::string> process_env(const oci::Process& p, const std::vector<st
   if (!has_home) {
     // Like runc: HOME from the container's /etc/passwd, else "/".
     std::string home = "/";
-    std::ifstream pw("/etc/passwd");
-    std::string line;
-    while (std::getline(pw, line)) {
-      size_t f[6];
-      size_t pos = 0;
-      int n = 0;
-      for (; n < 6 && (pos = line.find(':', pos)) != std::string::npos; n++, pos++) f[n] = pos;
-      if (n < 6) continue;
-      if (line.substr(f[1] + 1, f[2] - f[1] - 1) == std::to_string(p.user.uid)) {
-        home = line.substr(f[4] + 1, f[5] - f[4] - 1);
-        break;
+    std::string uid = std::to_string(p.user.uid);
+    if (auto pw = read_file("/etc/passwd", 4 << 20)) {
+      for (std::string_view line : split(*pw, '\n', true)) {
+        auto f = split(line, ':');  // name:pw:uid:gid:gecos:home:shell
+        if (f.size() >= 6 && f[2] == uid) {
+          home = std::string(f[5]);
+          break;
+        }
       }
     }
     env.push_back("HOME=" + home);

@@ -14,13 +14,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "runtime/internal.h"
 #include "sys/copy.h"
 #include "sys/mount_api.h"
 #include "sys/path.h"
+#include "util/strings.h"
 
 namespace berth::runtime::init {
 namespace {
@@ -72,16 +71,15 @@ struct CgroupHierarchy {
 
 std::vector<CgroupHierarchy> host_cgroup_hierarchies() {
   std::vector<CgroupHierarchy> out;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
+  auto text = read_file("/proc/self/mountinfo", 16 << 20);
+  if (!text) return out;
+  for (std::string_view line : split(*text, '\n', true)) {
     // id parent maj:min root mountpoint options [optional...] - fstype source superopts
     size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
-    std::string id, parent, dev, root, mp, fstype, source, superopts;
-    pre >> id >> parent >> dev >> root >> mp;
-    post >> fstype >> source >> superopts;
+    if (dash == std::string_view::npos) continue;
+    auto pre = split_fields(line.substr(0, dash)), post = split_fields(line.substr(dash + 3));
+    if (pre.size() < 5 || post.size() < 3) continue;
+    std::string mp(pre[4]), fstype(post[0]), superopts(post[2]);
     if ((fstype != "cgroup" && fstype != "cgroup2") || mp.rfind("/sys/fs/cgroup/", 0) != 0)
       continue;
     std::string name = mp.substr(strlen("/sys/fs/cgroup/"));
@@ -99,9 +97,7 @@ std::string cgroup_source(const InitContext& ctx, const CgroupHierarchy& h) {
   struct stat st;
   if (!ctx.cgroup_path.empty() && ::stat((base + ctx.cgroup_path).c_str(), &st) == 0)
     return base + ctx.cgroup_path;
-  std::vector<std::string> opts;
-  std::stringstream ss(h.super_options);
-  for (std::string w; std::getline(ss, w, ',');) opts.push_back(w);
+  std::vector<std::string_view> opts = split(h.super_options, ',');
   for (const auto& [controllers, path] : ctx.inherited_cgroups) {
     if (controllers.empty()) {
       if (h.fstype == "cgroup2") return base + path;
@@ -109,8 +105,7 @@ std::string cgroup_source(const InitContext& ctx, const CgroupHierarchy& h) {
     }
     if (h.fstype != "cgroup") continue;
     bool all = true;
-    std::stringstream cs(controllers);
-    for (std::string c; std::getline(cs, c, ',');)
+    for (std::string_view c : split(controllers, ','))
       all &= std::find(opts.begin(), opts.end(), c) != opts.end();
     if (all) return base + path;
   }
@@ -151,10 +146,11 @@ Result<void> mount_cgroup(InitContext& ctx, int root_fd, const oci::Mount& m,
     BERTH_TRY(sys::attach_mount(tree.get(), sub.get()));
     // Combined hierarchies get the per-controller names docker images expect.
     if (h.mountpoint_name.find(',') != std::string::npos) {
-      std::stringstream ss(h.mountpoint_name);
-      for (std::string c; std::getline(ss, c, ',');)
+      for (std::string_view cv : split(h.mountpoint_name, ',')) {
+        std::string c(cv);
         if (::symlinkat(h.mountpoint_name.c_str(), dir.get(), c.c_str()) < 0 && errno != EEXIST)
           return Error::sys("symlink cgroup " + c);
+      }
     }
   }
   if (opts.attr_set & MOUNT_ATTR_RDONLY) {
@@ -318,10 +314,11 @@ bool has_mount_at(const oci::Spec& s, const char* dest) {
 
 std::vector<std::pair<std::string, std::string>> read_self_cgroups() {
   std::vector<std::pair<std::string, std::string>> out;
-  std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    size_t a = line.find(':'), b = a == std::string::npos ? a : line.find(':', a + 1);
-    if (b == std::string::npos) continue;
+  auto text = read_file("/proc/self/cgroup", 1 << 20);
+  if (!text) return out;
+  for (std::string_view line : split(*text, '\n', true)) {
+    size_t a = line.find(':'), b = a == std::string_view::npos ? a : line.find(':', a + 1);
+    if (b == std::string_view::npos) continue;
     out.emplace_back(line.substr(a + 1, b - a - 1), line.substr(b + 1));
   }
   return out;

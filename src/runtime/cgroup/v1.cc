@@ -389,6 +389,10 @@ class V1 final : public Cgroup {
   const std::string& path() const override { return path_; }
   Result<void> create(const oci::Resources* resources) override;
   UniqueFd clone_into_fd() override { return {}; }
+  UniqueFd partial_clone_into_fd() override {
+    if (!has_unified()) return {};
+    return UniqueFd(::open(unified_dir().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
   Result<void> add_process(pid_t pid) override;
   Result<void> update(const oci::Resources& resources) override;
   Result<void> set_frozen(bool frozen) override;
