@@ -408,6 +408,7 @@ int main(int argc, char** argv) {
   if (*exec) {
     if (c.exec.args.empty() && c.exec.process_json_path.empty())
       return fail(Error::invalid("exec: a command or --process is required"));
+    if (auto r = runtime::reexec_sealed(argv); !r) return fail(r.error());
     auto r = runtime::exec(c.g, c.exec);
     return r ? *r : fail(r.error());
   }

@@ -90,6 +90,12 @@ Result<std::string> stats_event(const Globals& g, const std::string& id);
 Result<void> events(const Globals& g, const std::string& id, int interval_ms,
                     const std::function<void(const std::string&)>& emit);
 
+// Re-executes this binary from a sealed memfd copy of itself, once (a marker in the
+// environment stops the second time). `exec` does it first thing: the process it shows
+// inside the container must not have the host's binary as its image (CVE-2019-5736).
+// `argv` null: the command line from /proc/self/cmdline.
+Result<void> reexec_sealed(char** argv);
+
 // The runtime-spec "features" document describing what this runtime supports.
 std::string features_json();
 

@@ -212,11 +212,18 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   char bundle_buf[PATH_MAX];
   if (!::realpath(o.bundle.c_str(), bundle_buf)) return Error::sys("bundle " + quoted(o.bundle));
   std::string bundle = bundle_buf;
-  if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
 
   Created c;
-  c.spec = BERTH_TRY(load_bundle_spec("config.json"));
+  c.spec = BERTH_TRY(load_bundle_spec(bundle + "/config.json"));
   const oci::Spec& spec = c.spec;
+  // An init that joins an existing pid namespace is seen by the processes already there
+  // while it sets up, and one that runs startContainer hooks waits for start as the runtime
+  // (not in the stub): either way it must not be the host's runtime binary (CVE-2019-5736).
+  const oci::Namespace* pidns = spec.linux ? spec.linux->find_namespace(oci::NamespaceType::Pid)
+                                           : nullptr;
+  bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
+  if (!pidns || !pidns->path.empty() || start_hooks) BERTH_TRY(reexec_sealed(nullptr));
+  if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
 
@@ -255,11 +262,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
 
-  // Other processes may share the container's pid namespace (a joined one, or the host's):
-  // then the exec goes through the stub, so none can reach the runtime binary.
-  bool new_pid_ns = spec.linux && spec.linux->find_namespace(oci::NamespaceType::Pid) &&
-                    spec.linux->find_namespace(oci::NamespaceType::Pid)->path.empty();
-  if (!new_pid_ns) ctx.exec_stub = BERTH_TRY(make_exec_stub());
+  // The init waits for start in, and execs through, the sealed stub (see stub/stub.c).
+  ctx.exec_stub = BERTH_TRY(make_exec_stub());
 
   if (spec.linux && spec.linux->seccomp)
     ctx.seccomp = BERTH_TRY_CTX(
@@ -280,7 +284,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   // Namespaces: new ones are clone flags; joined ones are fds. The pid and time namespaces
   // apply to children only, so the parent enters those itself just around clone.
   int clone_flags = 0;
-  UniqueFd pid_join, time_join, own_pid_ns, own_time_ns;
+  UniqueFd time_join, own_pid_ns, own_time_ns;
   bool user_joined = false, new_time = false;
   if (spec.linux) {
     for (const oci::Namespace& ns : spec.linux->namespaces) {
@@ -290,7 +294,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
         continue;
       }
       UniqueFd fd = BERTH_TRY_CTX(namespace_fd(ns), "linux.namespaces");
-      if (ns.type == oci::NamespaceType::Pid) pid_join = std::move(fd);
+      if (ns.type == oci::NamespaceType::Pid) ctx.late_pid_join = std::move(fd);
       else if (ns.type == oci::NamespaceType::Time) time_join = std::move(fd);
       else {
         user_joined |= ns.type == oci::NamespaceType::User;
@@ -301,7 +305,11 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   ctx.new_userns = (clone_flags & CLONE_NEWUSER) != 0;
   ctx.new_netns = clone_flags & CLONE_NEWNET;
   ctx.in_userns = ctx.new_userns || user_joined;
-  c.state.own_pid_ns = (clone_flags & CLONE_NEWPID) || pid_join;
+  c.state.own_pid_ns = (clone_flags & CLONE_NEWPID) || ctx.late_pid_join;
+  // The init enters a joined pid namespace only after pivot_root, by forking the real init:
+  // it is never seen there with the host as its root. We reap that grandchild.
+  if (ctx.late_pid_join && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    return Error::sys("become child subreaper");
   bool init_joins = !ctx.join.empty();
   if (init_joins) {
     ctx.unshare_flags = clone_flags;
@@ -310,12 +318,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     if ((ctx.unshare_flags & CLONE_NEWPID) && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
       return Error::sys("become child subreaper");
   }
-  if (pid_join || new_time || time_join) {
+  if (new_time || time_join) {
     own_pid_ns.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
     own_time_ns.reset(::open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
   }
-  if (pid_join && ::setns(pid_join.get(), CLONE_NEWPID) < 0)
-    return Error::sys("join pid namespace");
   if (time_join && ::setns(time_join.get(), CLONE_NEWTIME) < 0)
     return Error::sys("join time namespace");
   if (new_time) {
@@ -403,7 +409,15 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
                              std::to_string(exit_code_of(status)) + ")");
     }
     if (m->type == SyncType::Error) return Error::from_errno(m->err, m->text);
-    if (m->type == SyncType::ConsoleMaster) {
+    if (m->type == SyncType::Joined && !m->text.empty()) {
+      // The init forked into its joined pid namespace: that child is the container's init.
+      pid_t init = static_cast<pid_t>(atoi(m->text.c_str()));
+      (void)c.init.wait();
+      c.init = ChildProcess(init);
+      s.pid = init;
+      s.pid_start_time = process_start_time(init);
+      hook_state = state_json(s, Status::Creating, -1);
+    } else if (m->type == SyncType::ConsoleMaster) {
       c.master = std::move(m->fd);
     } else if (m->type == SyncType::SeccompListener) {
       BERTH_TRY(hand_over_listener(s.pid, m->err, *spec.linux->seccomp, hook_state));

@@ -73,14 +73,32 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
 }
 
 // The child: join, set up, exec. Reports errors over `sync`.
-[[noreturn]] void exec_child(int pidfd, int ns_flags, const oci::Process& p, int last_cap,
-                             SyncSocket& sync, int console_socket, int preserve, int stub_fd,
-                             const seccomp::Filter* filter, cgroup::Cgroup* self_place) {
+//
+// It starts outside the container's pid namespace, invisible to the container, and joins
+// every other namespace first (so its root and cwd are the container's); only then does it
+// fork the process that is seen in the container, which goes on while the child exits
+// (CVE-2019-5736: nothing in the container ever sees the host's root or cwd through it).
+[[noreturn]] void exec_child(int pidfd, int ns_flags, bool join_pid, const oci::Process& p,
+                             int last_cap, SyncSocket& sync, int console_socket, int preserve,
+                             int stub_fd, const seccomp::Filter* filter,
+                             cgroup::Cgroup* self_place) {
   auto step = [&]() -> Result<void> {
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (self_place) BERTH_TRY_CTX(self_place->add_process(0), "join the container's cgroup");
     if (ns_flags && ::setns(pidfd, ns_flags) < 0) return Error::sys("join container namespaces");
+    if (!join_pid) {
+      BERTH_TRY(sync.send(SyncType::Joined));
+    } else {
+      if (::setns(pidfd, CLONE_NEWPID) < 0) return Error::sys("join pid namespace");
+      pid_t pid = ::fork();
+      if (pid < 0) return Error::sys("fork into the pid namespace");
+      if (pid > 0) {
+        (void)sync.send(SyncType::Joined, 0, std::to_string(pid));
+        _exit(0);
+      }
+      // No parent-death signal here: the parent is the intermediate, which exits now.
+    }
     if (p.terminal) {
       UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
       if (!master) return Error::sys("open /dev/ptmx");
@@ -98,7 +116,7 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
       if (console_socket >= 0) BERTH_TRY_CTX(send_fd(console_socket, master.get(), name), "console socket");
       else BERTH_TRY(sync.send(SyncType::ConsoleMaster, 0, name, master.get()));
     }
-    if (::chdir(p.cwd.c_str()) < 0) return Error::sys("chdir to cwd " + quoted(p.cwd));
+    BERTH_TRY(init::enter_cwd(p.cwd));
     BERTH_TRY(init::apply_rlimits(p));
     BERTH_TRY(init::preserve_fds(preserve));
     std::vector<std::string> env = init::process_env(p, {});
@@ -169,11 +187,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   // The process joins a container where others already run: exec through the stub.
   UniqueFd stub = BERTH_TRY(make_exec_stub());
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
-  UniqueFd own_pid_ns;
-  if (join_pid) {
-    own_pid_ns.reset(::open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
-    if (::setns(pidfd.get(), CLONE_NEWPID) < 0) return Error::sys("join pid namespace");
-  }
+  // The process will be our grandchild (see exec_child): reap it as its subreaper.
+  if (join_pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    return Error::sys("become child subreaper");
   auto cg = BERTH_TRY(container_cgroup(dir, o.id));
   // Cloned into the cgroup (v2), or the child moves itself in (v1) before joining anything.
   UniqueFd into = cg->clone_into_fd();
@@ -185,12 +201,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    exec_child(pidfd.get(), flags, p, last_cap, child_sync, console.get(), preserve,
+    exec_child(pidfd.get(), flags, join_pid, p, last_cap, child_sync, console.get(), preserve,
                stub.get(), filter ? &*filter : nullptr, self_place);
   }
-  int fork_errno = errno;
-  if (own_pid_ns) (void)::setns(own_pid_ns.get(), CLONE_NEWPID);
-  if (pid < 0) return Error::from_errno(fork_errno, "fork");
+  if (pid < 0) return Error::sys("clone");
   ChildProcess child(pid);
   child_sync.close();
   console.reset();
@@ -202,7 +216,13 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
       if (m.error().kind() == ErrorKind::NotFound && m.error().errno_value() == 0) break;  // exec'd
       return std::move(m).error();
     }
-    if (m->type == SyncType::ConsoleMaster) master = std::move(m->fd);
+    if (m->type == SyncType::Joined) {
+      if (m->text.empty()) continue;
+      pid_t grandchild = static_cast<pid_t>(atoi(m->text.c_str()));
+      (void)child.wait();  // the intermediate exits right after sending
+      child = ChildProcess(grandchild);
+      pid = grandchild;
+    } else if (m->type == SyncType::ConsoleMaster) master = std::move(m->fd);
     else if (m->type == SyncType::SeccompListener)
       BERTH_TRY(hand_over_listener(pid, m->err, *spec.linux->seccomp,
                                    state_json(s, Status::Running, -1)));

@@ -119,8 +119,19 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   // doing them before lets the masks bind from the host's /dev/null, which is gone after it.
   BERTH_TRY(init::finalize_rootfs(ctx));
   BERTH_TRY(init::enter_rootfs(ctx));
+  if (ctx.late_pid_join) {
+    if (::setns(ctx.late_pid_join.get(), CLONE_NEWPID) < 0) return Error::sys("join pid namespace");
+    ctx.late_pid_join.reset();
+    pid_t pid = ::fork();
+    if (pid < 0) return Error::sys("fork into the pid namespace");
+    if (pid > 0) {
+      (void)ctx.sync.send(SyncType::Joined, 0, std::to_string(pid));
+      _exit(0);
+    }
+  }
   if (proc.terminal) BERTH_TRY_CTX(init::setup_console(ctx), "set up terminal");
-  if (::chdir(proc.cwd.c_str()) < 0) return Error::sys("chdir to cwd \"" + proc.cwd + "\"");
+  ctx.host_devnull.reset();  // the masks are done: no host fd stays in the init
+  BERTH_TRY(init::enter_cwd(proc.cwd));
   BERTH_TRY(init::apply_rlimits(proc));
   if (spec.linux) BERTH_TRY(init::apply_personality(*spec.linux));
   if (!ctx.no_new_keyring) BERTH_TRY(init::join_session_keyring(ctx.id));
@@ -137,6 +148,18 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   // From here the init must outlive create, which exits once it reads Ready.
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   BERTH_TRY(ctx.sync.send(SyncType::Ready));
+  bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
+  if (!start_hooks) {
+    // The wait for start happens in the sealed stub: while "created", the init's image is
+    // not the runtime binary (CVE-2019-5736), whoever shares its pid namespace.
+    if (ctx.run_mode)
+      init::exec_process(path, proc, env, ctx.sync.fd(), ctx.exec_stub.get(),
+                         "r" + std::to_string(ctx.sync.fd()));
+    int listener = ctx.start_listener.get();
+    ctx.sync.close();
+    init::exec_process(path, proc, env, listener, ctx.exec_stub.get(),
+                       "a" + std::to_string(listener));
+  }
   if (ctx.run_mode) {
     BERTH_TRY(ctx.sync.expect(SyncType::Start));
   } else {
@@ -157,8 +180,11 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
 }  // namespace
 
 void init_main(InitContext& ctx) {
-  // Die with the parent while it still drives us (cleared just before Ready).
+  // Die with the parent while it still drives us (cleared just before Ready). Not dumpable:
+  // nothing that later joins the container may open this process's /proc files (its fds,
+  // its exe); the exec of the user's program makes the process dumpable again.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   UniqueFd start_conn;
   Result<void> r = ok();
   if (ctx.self_place) {

@@ -55,6 +55,7 @@ struct InitContext {
   // Set when the init moves itself into its cgroup (first thing after clone; cheaper than
   // the parent moving it). Points into the parent's Created, which the init has a copy of.
   cgroup::Cgroup* self_place = nullptr;
+  UniqueFd late_pid_join;  // a pid namespace to enter after pivot_root (fork; see create.cc)
   bool unshare_cgroupns_late = false;
   std::optional<seccomp::Filter> seccomp;  // compiled by the parent before clone
   std::string cgroup_path;  // the container's cgroup ("/berth/<id>"), for the cgroup mount
@@ -86,8 +87,14 @@ Result<std::string> lookup_executable(const oci::Process& p, const std::vector<s
 // Execs the process. When `stub_fd` >= 0 (a sealed memfd of the exec stub, see
 // stub/stub.c) it goes through the stub. A failure is written to `report_fd` as a sync
 // message (header + text); success closes it (O_CLOEXEC).
+// `wait` is the stub's wait argument ("-", "a<fd>", "r<fd>"; see stub.c); only with a stub.
 [[noreturn]] void exec_process(const std::string& path, const oci::Process& p,
-                               const std::vector<std::string>& env, int report_fd, int stub_fd);
+                               const std::vector<std::string>& env, int report_fd, int stub_fd,
+                               const std::string& wait = "-");
+// Changes to the process's cwd, resolved inside the root ("/" of the caller): magic links
+// such as /proc/self/fd/N are refused, so no fd of the runtime can become the cwd
+// (CVE-2024-21626).
+Result<void> enter_cwd(const std::string& cwd);
 }  // namespace init
 
 // A sealed, executable memfd holding the exec stub (CVE-2019-5736 defence).

@@ -17,6 +17,7 @@
 
 #include "runtime/internal.h"
 #include "util/log.h"
+#include "sys/path.h"
 #include "util/strings.h"
 
 namespace berth::runtime::init {
@@ -235,13 +236,30 @@ Result<std::string> lookup_executable(const oci::Process& p, const std::vector<s
   return Error::not_found("exec: \"" + name + "\": executable file not found in $PATH");
 }
 
+Result<void> enter_cwd(const std::string& cwd) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Error::sys("open /");
+  auto dir = sys::open_in_root(root.get(), cwd, O_PATH | O_DIRECTORY);
+  if (!dir) {
+    Error e = std::move(dir).error();
+    return Error::from_errno(e.errno_value(), "process.cwd \"" + cwd + "\"" +
+                                                  (e.errno_value() == ELOOP
+                                                       ? " (symlinks through /proc are refused)"
+                                                       : ""));
+  }
+  if (::fchdir(dir->get()) < 0) return Error::sys("chdir to cwd \"" + cwd + "\"");
+  return ok();
+}
+
 void exec_process(const std::string& path, const oci::Process& p,
-                  const std::vector<std::string>& env, int report_fd, int stub_fd) {
+                  const std::vector<std::string>& env, int report_fd, int stub_fd,
+                  const std::string& wait) {
   std::vector<char*> argv, envp;
   std::string fd_arg = std::to_string(report_fd);
   if (stub_fd >= 0) {
     argv.push_back(const_cast<char*>("berth-exec"));
     argv.push_back(fd_arg.data());
+    argv.push_back(const_cast<char*>(wait.c_str()));
     argv.push_back(const_cast<char*>(path.c_str()));
   }
   for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -249,8 +267,10 @@ void exec_process(const std::string& path, const oci::Process& p,
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   if (stub_fd >= 0) {
-    // The stub reports its own exec failure on report_fd, then marks it close-on-exec.
+    // The stub reports its own exec failure on report_fd, then marks it close-on-exec; a
+    // wait fd ("a<fd>"/"r<fd>") must survive into the stub too.
     ::fcntl(report_fd, F_SETFD, 0);
+    if (wait.size() > 1) ::fcntl(atoi(wait.c_str() + 1), F_SETFD, 0);
     syscall(SYS_execveat, stub_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
     ::fcntl(report_fd, F_SETFD, FD_CLOEXEC);
   } else {
