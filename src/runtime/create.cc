@@ -262,8 +262,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
 
-  // The init waits for start in, and execs through, the sealed stub (see stub/stub.c).
-  ctx.exec_stub = BERTH_TRY(make_exec_stub());
+  // A created init waits for start in, and execs through, the sealed stub (stub/stub.c). `run`
+  // in a new pid namespace has nothing to wait for and nobody to see it: it execs directly.
+  bool new_pid_ns = pidns && pidns->path.empty();
+  if (!run_mode || !new_pid_ns || start_hooks) ctx.exec_stub = BERTH_TRY(make_exec_stub());
 
   if (spec.linux && spec.linux->seccomp)
     ctx.seccomp = BERTH_TRY_CTX(

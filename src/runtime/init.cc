@@ -149,7 +149,7 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   BERTH_TRY(ctx.sync.send(SyncType::Ready));
   bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
-  if (!start_hooks) {
+  if (!start_hooks && ctx.exec_stub) {
     // The wait for start happens in the sealed stub: while "created", the init's image is
     // not the runtime binary (CVE-2019-5736), whoever shares its pid namespace.
     if (ctx.run_mode)
