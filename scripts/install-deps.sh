@@ -18,10 +18,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev hyperfine bats
   # fuzzing (libFuzzer ships in compiler-rt) and `make format`
   clang libclang-rt-14-dev clang-format
-  # containers for the demo, integration tests and comparison runs
-  busybox-static runc crun
+  # containers for the demo, integration tests and comparison runs; engines that use
+  # berth-runtime in tests/compat (podman, dockerd, containerd)
+  busybox-static runc crun podman conmon docker.io containerd
   # tools the scripts use
-  jq time util-linux iproute2 procps tmux
+  jq time util-linux iproute2 procps tmux linux-perf
 )
 
 missing_packages() {

@@ -41,8 +41,13 @@ struct Cli {
   std::string interval = "5s";
 };
 
+bool g_logging_to_file = false;
+
+// The error goes to the log (JSON for engines that parse it) and, like runc, also to stderr,
+// which is what engines show for some commands (docker's `update`).
 int fail(const Error& e) {
   log::error(e.what());
+  if (g_logging_to_file) std::cerr << "berth-runtime: " << e.what() << "\n";
   return 1;
 }
 
@@ -364,6 +369,8 @@ int main(int argc, char** argv) {
   log::Format fmt = c.log_format == "json" ? log::Format::Json : log::Format::Text;
   if (!log::configure(c.log_path, fmt, c.g.debug ? log::Level::Debug : log::Level::Info))
     std::cerr << "berth-runtime: cannot open log file " << c.log_path << "\n";
+  else
+    g_logging_to_file = !c.log_path.empty();
   if (c.g.systemd_cgroup) return fail(Error::unsupported("--systemd-cgroup is not supported yet"));
 
   if (*create) {

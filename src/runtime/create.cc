@@ -118,7 +118,7 @@ Result<void> write_id_maps(pid_t pid, const oci::Linux& l) {
 // itself needs, as runc does: mknod of any node, and use of the default devices and ptys.
 // Only when the config restricts devices at all.
 oci::Resources effective_resources(const oci::Spec& spec) {
-  oci::Resources r = *spec.linux->resources;
+  oci::Resources r = without_zero_values(*spec.linux->resources);
   if (r.devices.empty()) return r;
   auto rule = [](const char* type, std::optional<int64_t> major, std::optional<int64_t> minor,
                  const char* access) {
@@ -139,6 +139,37 @@ oci::Resources effective_resources(const oci::Spec& spec) {
   // Nodes in linux.devices are created, not allowed: access is what the rules say (runc).
   return r;
 }
+
+}  // namespace
+
+oci::Resources without_zero_values(oci::Resources r) {
+  auto unset_zero = [](auto& v) {
+    if (v && *v == 0) v.reset();
+  };
+  if (r.memory) {
+    unset_zero(r.memory->limit);
+    unset_zero(r.memory->reservation);
+    unset_zero(r.memory->swap);
+    unset_zero(r.memory->kernel);
+    unset_zero(r.memory->kernel_tcp);
+  }
+  if (r.cpu) {
+    unset_zero(r.cpu->shares);
+    unset_zero(r.cpu->quota);
+    unset_zero(r.cpu->period);
+    unset_zero(r.cpu->realtime_period);
+    unset_zero(r.cpu->realtime_runtime);
+    unset_zero(r.cpu->burst);
+  }
+  unset_zero(r.pids_limit);
+  if (r.block_io) {
+    unset_zero(r.block_io->weight);
+    unset_zero(r.block_io->leaf_weight);
+  }
+  return r;
+}
+
+namespace {
 
 Result<void> make_dirs(const std::string& path, mode_t mode) {
   if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return ok();
@@ -262,10 +293,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
 
-  // A created init waits for start in, and execs through, the sealed stub (stub/stub.c). `run`
-  // in a new pid namespace has nothing to wait for and nobody to see it: it execs directly.
-  bool new_pid_ns = pidns && pidns->path.empty();
-  if (!run_mode || !new_pid_ns || start_hooks) ctx.exec_stub = BERTH_TRY(make_exec_stub());
+  // The init waits for start in, and execs through, the sealed stub (stub/stub.c): even a
+  // program that is a "#!/proc/self/exe" script never runs the runtime binary as the
+  // container's process. It costs one execve of a 5 KB image.
+  ctx.exec_stub = BERTH_TRY(make_exec_stub());
 
   if (spec.linux && spec.linux->seccomp)
     ctx.seccomp = BERTH_TRY_CTX(

@@ -58,7 +58,7 @@ Result<std::unique_ptr<cgroup::Cgroup>> live_cgroup(const Globals& g, const std:
 
 Result<void> update(const Globals& g, const std::string& id, const oci::Resources& r) {
   auto cg = BERTH_TRY(live_cgroup(g, id));
-  return cg->update(r);
+  return cg->update(without_zero_values(r));
 }
 
 Result<std::string> stats_event(const Globals& g, const std::string& id) {

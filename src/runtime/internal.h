@@ -123,6 +123,10 @@ sigset_t block_forwarded_signals();
 Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& state_dir,
                                                           const std::string& id);
 
+// linux.resources as runc reads them: a zero limit, weight, share, quota or period means
+// "not set" (docker sends cpu.shares 0 and blockIO.weight 0 in every config and update).
+oci::Resources without_zero_values(oci::Resources r);
+
 // Status including "paused" (a frozen cgroup), which the state file alone cannot tell.
 Status live_status(const std::string& root, const State& s);
 // clone3, optionally straight into a cgroup (fd from Cgroup::clone_into_fd, or -1).
