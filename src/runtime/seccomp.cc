@@ -1,6 +1,7 @@
 // linux.seccomp: compile with libseccomp in the parent, load the exported BPF with seccomp(2)
 // in the init, and hand a notify listener to the agent at listenerPath.
 #include "runtime/seccomp.h"
+#include "runtime/sync.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -659,22 +660,8 @@ Result<void> send_listener(int agent_socket, int listener_fd, const string& stat
   string payload = BERTH_TRY_CTX(container_process_state(state_json, metadata, pid), what);
   // The fd rides on the first sendmsg; a stream socket may take the text in several parts.
   struct iovec iov = {payload.data(), payload.size()};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &listener_fd, sizeof(int));
+  size_t done = BERTH_TRY_CTX(send_with_fd(agent_socket, &iov, 1, listener_fd), what);
   ssize_t n;
-  while ((n = ::sendmsg(agent_socket, &msg, MSG_NOSIGNAL)) < 0) {
-    if (errno != EINTR) return Error::sys(what);
-  }
-  size_t done = static_cast<size_t>(n);
   while (done < payload.size()) {
     n = ::send(agent_socket, payload.data() + done, payload.size() - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;

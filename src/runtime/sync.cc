@@ -21,26 +21,32 @@ Result<std::pair<SyncSocket, SyncSocket>> SyncSocket::make_pair() {
   return std::make_pair(SyncSocket(UniqueFd(sv[0])), SyncSocket(UniqueFd(sv[1])));
 }
 
-Result<void> SyncSocket::send(SyncType t, int err, std::string_view text, int pass_fd) {
-  Header h{static_cast<uint32_t>(t), err};
-  if (text.size() > kMaxText) text = text.substr(0, kMaxText);
-  struct iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(text.data()), text.size()}};
+Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd) {
   struct msghdr msg = {};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = text.empty() ? 1 : 2;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (pass_fd >= 0) {
+  msg.msg_iov = const_cast<struct iovec*>(iov);
+  msg.msg_iovlen = iovcnt;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  if (fd >= 0) {
     msg.msg_control = cbuf;
     msg.msg_controllen = sizeof cbuf;
     struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  while (::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) return Error::sys("sync: send");
+  ssize_t n;
+  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0) {
+    if (errno != EINTR) return Error::sys("sendmsg");
   }
+  return static_cast<size_t>(n);
+}
+
+Result<void> SyncSocket::send(SyncType t, int err, std::string_view text, int pass_fd) {
+  Header h{static_cast<uint32_t>(t), err};
+  if (text.size() > kMaxText) text = text.substr(0, kMaxText);
+  struct iovec iov[2] = {{&h, sizeof h}, {const_cast<char*>(text.data()), text.size()}};
+  BERTH_TRY_CTX(send_with_fd(fd_.get(), iov, text.empty() ? 1 : 2, pass_fd), "sync: send");
   return ok();
 }
 
@@ -86,20 +92,7 @@ Result<SyncMsg> SyncSocket::expect(SyncType t) {
 
 Result<void> send_fd(int sock, int fd, std::string_view payload) {
   struct iovec iov = {const_cast<char*>(payload.data()), payload.size()};
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
-    if (errno != EINTR) return Error::sys("send console fd");
-  }
+  BERTH_TRY_CTX(send_with_fd(sock, &iov, 1, fd), "send console fd");
   return ok();
 }
 

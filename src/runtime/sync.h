@@ -3,6 +3,8 @@
 // parent can print it with full context instead of a bare string.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -57,6 +59,10 @@ class SyncSocket {
  private:
   UniqueFd fd_;
 };
+
+// One sendmsg of `iov` carrying `fd` (when >= 0) as SCM_RIGHTS; retries EINTR, never raises
+// SIGPIPE. Returns how many bytes went (a stream socket may take fewer).
+Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd);
 
 // Sends/receives one fd over a unix socket (console socket protocol: SCM_RIGHTS with the
 // pty's name as payload, like runc).
