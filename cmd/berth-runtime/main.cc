@@ -159,6 +159,29 @@ Result<oci::Resources> update_resources(const Cli& c) {
   return r;
 }
 
+// The verb of a (reversed) argument vector: the first word that is not a global flag or its
+// value; empty if none, or if it is not one of ours (then every subcommand is built, so
+// CLI11 can list them or name the mistake).
+std::string find_verb(const std::vector<std::string>& rev) {
+  static const std::set<std::string> kValued = {"--root", "--log", "--log-format", "--criu"};
+  static const std::set<std::string> kVerbs = {
+      "create", "run", "start", "state", "kill", "delete", "list", "ps", "spec", "features",
+      "exec", "update", "events", "pause", "resume"};
+  for (size_t i = rev.size(); i-- > 0;) {
+    const std::string& a = rev[i];
+    if (kValued.count(a)) {
+      if (i > 0) i--;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') {
+      if (a == "-h" || a == "--help") return {};
+      continue;
+    }
+    return kVerbs.count(a) ? a : std::string();
+  }
+  return {};
+}
+
 std::string table_cell(const std::string& s, size_t width) {
   return s + std::string(width > s.size() ? width - s.size() : 0, ' ');
 }
@@ -291,76 +314,124 @@ int main(int argc, char** argv) {
     s->add_flag("--no-subreaper")->description("accepted for compatibility");
     s->add_option("id", c.create.id, "container id")->required();
   };
-  CLI::App* create = app.add_subcommand("create", "create a container (the process waits for start)");
-  add_create_flags(create);
-  CLI::App* run = app.add_subcommand("run", "create and start a container, and wait for it");
-  add_create_flags(run);
-  run->add_flag("-d,--detach", c.create.detach, "return once the container has started");
-  run->add_flag("--keep", c.create.keep, "do not delete the container after it exits");
-  CLI::App* start = app.add_subcommand("start", "start a created container");
-  start->add_option("id", c.positional, "container id")->required();
-  CLI::App* state = app.add_subcommand("state", "print the state of a container");
-  state->add_option("id", c.positional, "container id")->required();
-  CLI::App* kill = app.add_subcommand("kill", "send a signal (default SIGTERM) to a container");
-  kill->add_flag("-a,--all", c.all, "send the signal to every process of the container");
-  kill->add_option("id signal", c.positional, "container id and signal")->required()->expected(1, 2);
-  CLI::App* del = app.add_subcommand("delete", "delete a container and its state");
-  del->add_flag("-f,--force", c.force, "kill the container first if it is running");
-  del->add_option("id", c.positional, "container id")->required();
-  CLI::App* list = app.add_subcommand("list", "list containers");
-  list->add_flag("-q,--quiet", c.quiet, "print ids only");
-  list->add_option("-f,--format", c.format, "table or json")->capture_default_str();
-  CLI::App* ps = app.add_subcommand("ps", "list the processes of a container");
-  ps->add_option("-f,--format", c.format, "table or json")->capture_default_str();
-  ps->add_option("id ps-options", c.positional, "container id, then ps(1) options")->required();
-  ps->allow_extras();
-  CLI::App* spec = app.add_subcommand("spec", "write a default config.json");
-  spec->add_flag("--rootless", c.rootless, "for a container run by a non-root user");
-  spec->add_option("-b,--bundle", c.spec_bundle, "where to write config.json")->capture_default_str();
-  CLI::App* features = app.add_subcommand("features", "print the features this runtime supports");
-  CLI::App* exec = app.add_subcommand("exec", "run a new process in a running container");
-  exec->add_option("--console-socket", c.exec.console_socket, "unix socket for the pty master");
-  exec->add_option("--cwd", c.exec.cwd, "working directory");
-  exec->add_option("-e,--env", c.exec.env, "set an environment variable (KEY=value)");
-  exec->add_flag("-t,--tty", c.exec.tty, "allocate a pseudo-terminal");
-  exec->add_option("-u,--user", c.exec.user, "uid[:gid]");
-  exec->add_option("-g,--additional-gids", c.exec.additional_gids, "additional gids");
-  exec->add_option("-p,--process", c.exec.process_json_path, "process.json to run");
-  exec->add_flag("-d,--detach", c.exec.detach, "do not wait for the process");
-  exec->add_option("--pid-file", c.exec.pid_file, "file to write the process's pid to");
-  exec->add_flag("--no-new-privs", c.exec.no_new_privs, "set no_new_privs");
-  exec->add_option("-c,--cap", c.exec.caps, "add a capability");
-  exec->add_option("--preserve-fds", c.exec.preserve_fds, "number of extra fds (from 3) to pass");
-  exec->add_option("--process-label,--apparmor,--cgroup", "accepted for compatibility");
-  exec->add_flag("--ignore-paused", c.exec.ignore_paused, "exec even if the container is paused");
-  exec->add_option("id", c.exec.id, "container id, then the command and its args")->required();
-  CLI::App* update = app.add_subcommand("update", "change the resource limits of a container");
-  update->add_option("-r,--resources", c.resources_file,
-                     "a LinuxResources JSON file (\"-\" for stdin); the other flags are ignored");
-  update->add_option("--memory", c.memory, "memory limit (bytes or 512m, 1g; -1 for none)");
-  update->add_option("--memory-reservation", c.memory_reservation, "memory soft limit");
-  update->add_option("--memory-swap", c.memory_swap, "memory + swap limit");
-  update->add_option("--cpu-shares", c.cpu_shares, "CPU shares (relative weight)");
-  update->add_option("--cpu-period", c.cpu_period, "CPU CFS period (us)");
-  update->add_option("--cpu-quota", c.cpu_quota, "CPU CFS quota (us)");
-  update->add_option("--cpu-rt-period", c.cpu_rt_period, "CPU realtime period (us)");
-  update->add_option("--cpu-rt-runtime", c.cpu_rt_runtime, "CPU realtime runtime (us)");
-  update->add_option("--cpuset-cpus", c.cpuset_cpus, "CPUs allowed (0-3, 0,1)");
-  update->add_option("--cpuset-mems", c.cpuset_mems, "memory nodes allowed");
-  update->add_option("--pids-limit", c.pids_limit, "maximum number of processes");
-  update->add_option("--blkio-weight", c.blkio_weight, "block IO weight (10-1000)");
-  update->add_option("id", c.positional, "container id")->required();
-  CLI::App* events = app.add_subcommand("events", "print resource usage and OOM events");
-  events->add_flag("--stats", c.stats, "print one stats event and exit");
-  events->add_option("--interval", c.interval, "stats interval (5s, 500ms)")->capture_default_str();
-  events->add_option("id", c.positional, "container id")->required();
-  CLI::App* pause = app.add_subcommand("pause", "suspend all processes of a container");
-  pause->add_option("id", c.positional, "container id")->required();
-  CLI::App* resume = app.add_subcommand("resume", "resume a paused container");
-  resume->add_option("id", c.positional, "container id")->required();
-
+  // Only the subcommand being run is built (all of them for help or an unknown one): CLI11
+  // builds every option object up front, which costs more than parsing.
   std::vector<std::string> args = normalize_args(argc, argv);
   split_exec_command(args, c.exec.args);
+  std::string verb = find_verb(args);
+  auto want = [&](std::string_view name) { return verb.empty() || verb == name; };
+  CLI::App* create = nullptr;
+  if (want("create")) {
+    create = app.add_subcommand("create", "create a container (the process waits for start)");
+    add_create_flags(create);
+  }
+  CLI::App* run = nullptr;
+  if (want("run")) {
+    run = app.add_subcommand("run", "create and start a container, and wait for it");
+    add_create_flags(run);
+    run->add_flag("-d,--detach", c.create.detach, "return once the container has started");
+    run->add_flag("--keep", c.create.keep, "do not delete the container after it exits");
+  }
+  CLI::App* start = nullptr;
+  if (want("start")) {
+    start = app.add_subcommand("start", "start a created container");
+    start->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* state = nullptr;
+  if (want("state")) {
+    state = app.add_subcommand("state", "print the state of a container");
+    state->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* kill = nullptr;
+  if (want("kill")) {
+    kill = app.add_subcommand("kill", "send a signal (default SIGTERM) to a container");
+    kill->add_flag("-a,--all", c.all, "send the signal to every process of the container");
+    kill->add_option("id signal", c.positional, "container id and signal")->required()->expected(1, 2);
+  }
+  CLI::App* del = nullptr;
+  if (want("delete")) {
+    del = app.add_subcommand("delete", "delete a container and its state");
+    del->add_flag("-f,--force", c.force, "kill the container first if it is running");
+    del->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* list = nullptr;
+  if (want("list")) {
+    list = app.add_subcommand("list", "list containers");
+    list->add_flag("-q,--quiet", c.quiet, "print ids only");
+    list->add_option("-f,--format", c.format, "table or json")->capture_default_str();
+  }
+  CLI::App* ps = nullptr;
+  if (want("ps")) {
+    ps = app.add_subcommand("ps", "list the processes of a container");
+    ps->add_option("-f,--format", c.format, "table or json")->capture_default_str();
+    ps->add_option("id ps-options", c.positional, "container id, then ps(1) options")->required();
+    ps->allow_extras();
+  }
+  CLI::App* spec = nullptr;
+  if (want("spec")) {
+    spec = app.add_subcommand("spec", "write a default config.json");
+    spec->add_flag("--rootless", c.rootless, "for a container run by a non-root user");
+    spec->add_option("-b,--bundle", c.spec_bundle, "where to write config.json")->capture_default_str();
+  }
+  CLI::App* features = nullptr;
+  if (want("features")) {
+    features = app.add_subcommand("features", "print the features this runtime supports");
+  }
+  CLI::App* exec = nullptr;
+  if (want("exec")) {
+    exec = app.add_subcommand("exec", "run a new process in a running container");
+    exec->add_option("--console-socket", c.exec.console_socket, "unix socket for the pty master");
+    exec->add_option("--cwd", c.exec.cwd, "working directory");
+    exec->add_option("-e,--env", c.exec.env, "set an environment variable (KEY=value)");
+    exec->add_flag("-t,--tty", c.exec.tty, "allocate a pseudo-terminal");
+    exec->add_option("-u,--user", c.exec.user, "uid[:gid]");
+    exec->add_option("-g,--additional-gids", c.exec.additional_gids, "additional gids");
+    exec->add_option("-p,--process", c.exec.process_json_path, "process.json to run");
+    exec->add_flag("-d,--detach", c.exec.detach, "do not wait for the process");
+    exec->add_option("--pid-file", c.exec.pid_file, "file to write the process's pid to");
+    exec->add_flag("--no-new-privs", c.exec.no_new_privs, "set no_new_privs");
+    exec->add_option("-c,--cap", c.exec.caps, "add a capability");
+    exec->add_option("--preserve-fds", c.exec.preserve_fds, "number of extra fds (from 3) to pass");
+    exec->add_option("--process-label,--apparmor,--cgroup", "accepted for compatibility");
+    exec->add_flag("--ignore-paused", c.exec.ignore_paused, "exec even if the container is paused");
+    exec->add_option("id", c.exec.id, "container id, then the command and its args")->required();
+  }
+  CLI::App* update = nullptr;
+  if (want("update")) {
+    update = app.add_subcommand("update", "change the resource limits of a container");
+    update->add_option("-r,--resources", c.resources_file,
+                       "a LinuxResources JSON file (\"-\" for stdin); the other flags are ignored");
+    update->add_option("--memory", c.memory, "memory limit (bytes or 512m, 1g; -1 for none)");
+    update->add_option("--memory-reservation", c.memory_reservation, "memory soft limit");
+    update->add_option("--memory-swap", c.memory_swap, "memory + swap limit");
+    update->add_option("--cpu-shares", c.cpu_shares, "CPU shares (relative weight)");
+    update->add_option("--cpu-period", c.cpu_period, "CPU CFS period (us)");
+    update->add_option("--cpu-quota", c.cpu_quota, "CPU CFS quota (us)");
+    update->add_option("--cpu-rt-period", c.cpu_rt_period, "CPU realtime period (us)");
+    update->add_option("--cpu-rt-runtime", c.cpu_rt_runtime, "CPU realtime runtime (us)");
+    update->add_option("--cpuset-cpus", c.cpuset_cpus, "CPUs allowed (0-3, 0,1)");
+    update->add_option("--cpuset-mems", c.cpuset_mems, "memory nodes allowed");
+    update->add_option("--pids-limit", c.pids_limit, "maximum number of processes");
+    update->add_option("--blkio-weight", c.blkio_weight, "block IO weight (10-1000)");
+    update->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* events = nullptr;
+  if (want("events")) {
+    events = app.add_subcommand("events", "print resource usage and OOM events");
+    events->add_flag("--stats", c.stats, "print one stats event and exit");
+    events->add_option("--interval", c.interval, "stats interval (5s, 500ms)")->capture_default_str();
+    events->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* pause = nullptr;
+  if (want("pause")) {
+    pause = app.add_subcommand("pause", "suspend all processes of a container");
+    pause->add_option("id", c.positional, "container id")->required();
+  }
+  CLI::App* resume = nullptr;
+  if (want("resume")) {
+    resume = app.add_subcommand("resume", "resume a paused container");
+    resume->add_option("id", c.positional, "container id")->required();
+  }
   try {
     app.parse(args);
   } catch (const CLI::ParseError& e) {
@@ -373,59 +444,59 @@ int main(int argc, char** argv) {
     g_logging_to_file = !c.log_path.empty();
   if (c.g.systemd_cgroup) return fail(Error::unsupported("--systemd-cgroup is not supported yet"));
 
-  if (*create) {
+  if (create && *create) {
     auto r = runtime::create(c.g, c.create);
     return r ? 0 : fail(r.error());
   }
-  if (*run) {
+  if (run && *run) {
     auto r = runtime::run(c.g, c.create);
     return r ? *r : fail(r.error());
   }
-  if (*start) {
+  if (start && *start) {
     auto r = runtime::start(c.g, c.positional[0]);
     return r ? 0 : fail(r.error());
   }
-  if (*state) {
+  if (state && *state) {
     auto r = runtime::state(c.g, c.positional[0]);
     if (!r) return fail(r.error());
     std::cout << *r << "\n";
     return 0;
   }
-  if (*kill) {
+  if (kill && *kill) {
     auto sig = runtime::parse_signal(c.positional.size() > 1 ? c.positional[1] : "SIGTERM");
     if (!sig) return fail(sig.error());
     auto r = runtime::kill(c.g, c.positional[0], *sig, c.all);
     return r ? 0 : fail(r.error());
   }
-  if (*del) {
+  if (del && *del) {
     auto r = runtime::remove(c.g, c.positional[0], c.force);
     if (!r && c.force && r.error().kind() == ErrorKind::NotFound) return 0;
     return r ? 0 : fail(r.error());
   }
-  if (*list) return cmd_list(c);
-  if (*ps) {
+  if (list && *list) return cmd_list(c);
+  if (ps && *ps) {
     for (auto& x : ps->remaining()) c.positional.push_back(x);
     return cmd_ps(c);
   }
-  if (*spec) return cmd_spec(c);
-  if (*features) {
+  if (spec && *spec) return cmd_spec(c);
+  if (features && *features) {
     std::cout << runtime::features_json() << "\n";
     return 0;
   }
-  if (*exec) {
+  if (exec && *exec) {
     if (c.exec.args.empty() && c.exec.process_json_path.empty())
       return fail(Error::invalid("exec: a command or --process is required"));
     if (auto r = runtime::reexec_sealed(argv); !r) return fail(r.error());
     auto r = runtime::exec(c.g, c.exec);
     return r ? *r : fail(r.error());
   }
-  if (*update) {
+  if (update && *update) {
     auto r = update_resources(c);
     if (!r) return fail(r.error());
     auto u = runtime::update(c.g, c.positional[0], *r);
     return u ? 0 : fail(u.error());
   }
-  if (*events) {
+  if (events && *events) {
     if (c.stats) {
       auto s = runtime::stats_event(c.g, c.positional[0]);
       if (!s) return fail(s.error());
@@ -438,8 +509,8 @@ int main(int argc, char** argv) {
                              [](const std::string& line) { std::cout << line << std::endl; });
     return r ? 0 : fail(r.error());
   }
-  if (*pause || *resume) {
-    auto r = runtime::set_paused(c.g, c.positional[0], pause->parsed());
+  if ((pause && *pause) || (resume && *resume)) {
+    auto r = runtime::set_paused(c.g, c.positional[0], pause && pause->parsed());
     return r ? 0 : fail(r.error());
   }
   return 1;
