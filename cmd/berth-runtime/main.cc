@@ -54,16 +54,19 @@ int fail(const Error& e) {
 // Go's flag package (and so runc's callers) accept "-name" for "--name"; so do we.
 std::vector<std::string> normalize_args(int argc, char** argv) {
   static const std::set<std::string> kLong = {
-      "root", "log", "log-format", "debug", "systemd-cgroup", "bundle", "pid-file",
-      "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep",
-      "rootless", "force", "all", "quiet", "format", "process", "tty", "env", "cwd", "user",
-      "cap", "additional-gids", "no-new-privs", "version", "help", "no-subreaper", "criu"};
+      "root",         "log",      "log-format",     "debug",        "systemd-cgroup",
+      "bundle",       "pid-file", "console-socket", "no-pivot",     "no-new-keyring",
+      "preserve-fds", "detach",   "keep",           "rootless",     "force",
+      "all",          "quiet",    "format",         "process",      "tty",
+      "env",          "cwd",      "user",           "cap",          "additional-gids",
+      "no-new-privs", "version",  "help",           "no-subreaper", "criu"};
   std::vector<std::string> out;
   bool stop = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (!stop && a.size() > 2 && a[0] == '-' && a[1] != '-') {
-      std::string name = a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
+      std::string name =
+          a.substr(1, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 1);
       if (kLong.count(name)) a = "-" + a;
     }
     if (a == "--") stop = true;
@@ -76,10 +79,27 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
 // `exec [flags] <id> <command> [args...]`: everything after the id belongs to the command,
 // flags included (`sh -c ...`), so it is cut off before CLI11 parses. `rev` is reversed.
 void split_exec_command(std::vector<std::string>& rev, std::vector<std::string>& command) {
-  static const std::set<std::string> kTakesValue = {
-      "--root", "--log", "--log-format", "--criu", "--console-socket", "--cwd", "-e", "--env",
-      "-u", "--user", "-g", "--additional-gids", "-p", "--process", "--pid-file", "-c", "--cap",
-      "--preserve-fds", "--process-label", "--apparmor", "--cgroup"};
+  static const std::set<std::string> kTakesValue = {"--root",
+                                                    "--log",
+                                                    "--log-format",
+                                                    "--criu",
+                                                    "--console-socket",
+                                                    "--cwd",
+                                                    "-e",
+                                                    "--env",
+                                                    "-u",
+                                                    "--user",
+                                                    "-g",
+                                                    "--additional-gids",
+                                                    "-p",
+                                                    "--process",
+                                                    "--pid-file",
+                                                    "-c",
+                                                    "--cap",
+                                                    "--preserve-fds",
+                                                    "--process-label",
+                                                    "--apparmor",
+                                                    "--cgroup"};
   std::vector<std::string> a(rev.rbegin(), rev.rend());
   size_t i = 0;
   for (; i < a.size() && a[i] != "exec"; i++)  // global flags, then the verb
@@ -111,8 +131,12 @@ Result<int64_t> parse_bytes(const std::string& flag, const std::string& v) {
   std::string unit(end);
   for (auto& ch : unit) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
   if (!unit.empty() && unit.back() == 'b') unit.pop_back();
-  double mul = unit.empty() ? 1 : unit == "k" ? 1024.0 : unit == "m" ? 1048576.0
-             : unit == "g" ? 1073741824.0 : unit == "t" ? 1099511627776.0 : -1;
+  double mul = unit.empty()  ? 1
+               : unit == "k" ? 1024.0
+               : unit == "m" ? 1048576.0
+               : unit == "g" ? 1073741824.0
+               : unit == "t" ? 1099511627776.0
+                             : -1;
   if (end == v.c_str() || errno || mul < 0 || n < 0 || n * mul > 9.2e18)
     return Error::invalid(flag + ": invalid size " + v);
   return static_cast<int64_t>(n * mul);
@@ -132,8 +156,10 @@ Result<int> parse_interval(const std::string& v) {
 Result<oci::Resources> update_resources(const Cli& c) {
   if (!c.resources_file.empty()) {
     std::string text;
-    if (c.resources_file == "-") text = BERTH_TRY(read_all(0, 4 << 20));
-    else text = BERTH_TRY(read_file(c.resources_file, 4 << 20));
+    if (c.resources_file == "-")
+      text = BERTH_TRY(read_all(0, 4 << 20));
+    else
+      text = BERTH_TRY(read_file(c.resources_file, 4 << 20));
     return oci::parse_resources(text);
   }
   oci::Resources r;
@@ -164,9 +190,9 @@ Result<oci::Resources> update_resources(const Cli& c) {
 // CLI11 can list them or name the mistake).
 std::string find_verb(const std::vector<std::string>& rev) {
   static const std::set<std::string> kValued = {"--root", "--log", "--log-format", "--criu"};
-  static const std::set<std::string> kVerbs = {
-      "create", "run", "start", "state", "kill", "delete", "list", "ps", "spec", "features",
-      "exec", "update", "events", "pause", "resume"};
+  static const std::set<std::string> kVerbs = {"create", "run",    "start",  "state", "kill",
+                                               "delete", "list",   "ps",     "spec",  "features",
+                                               "exec",   "update", "events", "pause", "resume"};
   for (size_t i = rev.size(); i-- > 0;) {
     const std::string& a = rev[i];
     if (kValued.count(a)) {
@@ -196,9 +222,14 @@ int cmd_list(Cli& c) {
   if (c.format == "json") {
     nlohmann::json a = nlohmann::json::array();
     for (auto& s : *l) {
-      nlohmann::json j = {{"ociVersion", oci::kSpecVersion}, {"id", s.id}, {"pid", s.pid},
-                          {"status", s.status}, {"bundle", s.bundle}, {"rootfs", ""},
-                          {"created", s.created}, {"owner", s.owner}};
+      nlohmann::json j = {{"ociVersion", oci::kSpecVersion},
+                          {"id", s.id},
+                          {"pid", s.pid},
+                          {"status", s.status},
+                          {"bundle", s.bundle},
+                          {"rootfs", ""},
+                          {"created", s.created},
+                          {"owner", s.owner}};
       if (!s.annotations.empty()) j["annotations"] = s.annotations;
       a.push_back(j);
     }
@@ -206,7 +237,8 @@ int cmd_list(Cli& c) {
     return 0;
   }
   if (c.format != "table") return fail(Error::invalid("invalid format option: " + c.format));
-  std::vector<std::vector<std::string>> rows = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
   for (auto& s : *l)
     rows.push_back({s.id, std::to_string(s.pid), s.status, s.bundle, s.created, s.owner});
   std::vector<size_t> w(6, 12);
@@ -257,7 +289,10 @@ int cmd_ps(Cli& c) {
         if (fields[k] == "PID") pid_col = static_cast<int>(k);
       header = false;
       std::cout << l;
-      if (pid_col < 0) { ::pclose(f); return fail(Error::invalid("couldn't find PID field in ps output")); }
+      if (pid_col < 0) {
+        ::pclose(f);
+        return fail(Error::invalid("couldn't find PID field in ps output"));
+      }
       continue;
     }
     if (static_cast<int>(fields.size()) > pid_col && want.count(atoi(fields[pid_col].c_str())))
@@ -289,9 +324,8 @@ int main(int argc, char** argv) {
   log::set_program("berth-runtime");
   Cli c;
   CLI::App app{"berth-runtime: an OCI runtime (runc-compatible command line)", "berth-runtime"};
-  app.set_version_flag("-v,--version",
-                       std::string("berth-runtime version ") + BERTH_VERSION + "\nspec: " +
-                           oci::kSpecVersion);
+  app.set_version_flag("-v,--version", std::string("berth-runtime version ") + BERTH_VERSION +
+                                           "\nspec: " + oci::kSpecVersion);
   app.require_subcommand(1);
   app.add_option("--root", c.g.root, "root directory for storage of container state")
       ->capture_default_str();
@@ -304,7 +338,8 @@ int main(int argc, char** argv) {
   app.add_option("--criu", "accepted for compatibility");
 
   auto add_create_flags = [&](CLI::App* s) {
-    s->add_option("-b,--bundle", c.create.bundle, "path to the bundle directory")->capture_default_str();
+    s->add_option("-b,--bundle", c.create.bundle, "path to the bundle directory")
+        ->capture_default_str();
     s->add_option("--pid-file", c.create.pid_file, "file to write the container init's pid to");
     s->add_option("--console-socket", c.create.console_socket,
                   "unix socket that receives the pty master (SCM_RIGHTS)");
@@ -346,7 +381,9 @@ int main(int argc, char** argv) {
   if (want("kill")) {
     kill = app.add_subcommand("kill", "send a signal (default SIGTERM) to a container");
     kill->add_flag("-a,--all", c.all, "send the signal to every process of the container");
-    kill->add_option("id signal", c.positional, "container id and signal")->required()->expected(1, 2);
+    kill->add_option("id signal", c.positional, "container id and signal")
+        ->required()
+        ->expected(1, 2);
   }
   CLI::App* del = nullptr;
   if (want("delete")) {
@@ -371,7 +408,8 @@ int main(int argc, char** argv) {
   if (want("spec")) {
     spec = app.add_subcommand("spec", "write a default config.json");
     spec->add_flag("--rootless", c.rootless, "for a container run by a non-root user");
-    spec->add_option("-b,--bundle", c.spec_bundle, "where to write config.json")->capture_default_str();
+    spec->add_option("-b,--bundle", c.spec_bundle, "where to write config.json")
+        ->capture_default_str();
   }
   CLI::App* features = nullptr;
   if (want("features")) {
@@ -419,7 +457,8 @@ int main(int argc, char** argv) {
   if (want("events")) {
     events = app.add_subcommand("events", "print resource usage and OOM events");
     events->add_flag("--stats", c.stats, "print one stats event and exit");
-    events->add_option("--interval", c.interval, "stats interval (5s, 500ms)")->capture_default_str();
+    events->add_option("--interval", c.interval, "stats interval (5s, 500ms)")
+        ->capture_default_str();
     events->add_option("id", c.positional, "container id")->required();
   }
   CLI::App* pause = nullptr;

@@ -61,7 +61,7 @@ struct Process {
   std::optional<ConsoleSize> console_size;
   User user;
   std::vector<std::string> args;
-  std::string command_line;  // Windows only; kept for round trips
+  std::string command_line;      // Windows only; kept for round trips
   std::vector<std::string> env;  // "KEY=value"
   std::string cwd = "/";
   std::optional<Capabilities> capabilities;
@@ -88,7 +88,7 @@ struct IdMapping {
 
 struct Mount {
   std::string destination;
-  std::string type;    // may be empty: then "bind" if options have bind/rbind
+  std::string type;  // may be empty: then "bind" if options have bind/rbind
   std::string source;
   std::vector<std::string> options;
   std::vector<IdMapping> uid_mappings, gid_mappings;

@@ -71,7 +71,8 @@ Result<UniqueFd> listen_unix(const std::string& path) {
 
 Result<UniqueFd> namespace_fd(const oci::Namespace& ns) {
   UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::sys(std::string(oci::json_name(ns.type)) + " namespace " + quoted(ns.path));
+  if (!fd)
+    return Error::sys(std::string(oci::json_name(ns.type)) + " namespace " + quoted(ns.path));
   int type = ::ioctl(fd.get(), NS_GET_NSTYPE);
   if (type < 0 || type != oci::clone_flag(ns.type))
     return Error::invalid(quoted(ns.path) + " is not a " + oci::json_name(ns.type) + " namespace");
@@ -132,8 +133,8 @@ oci::Resources effective_resources(const oci::Spec& spec) {
   };
   r.devices.push_back(rule("c", std::nullopt, std::nullopt, "m"));
   r.devices.push_back(rule("b", std::nullopt, std::nullopt, "m"));
-  static constexpr std::pair<int, int> kDefault[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9},
-                                                     {5, 0}, {5, 1}, {5, 2}};
+  static constexpr std::pair<int, int> kDefault[] = {{1, 3}, {1, 5}, {1, 7}, {1, 8},
+                                                     {1, 9}, {5, 0}, {5, 1}, {5, 2}};
   for (auto [major, minor] : kDefault) r.devices.push_back(rule("c", major, minor, "rwm"));
   r.devices.push_back(rule("c", 136, std::nullopt, "rwm"));  // /dev/pts/*
   // Nodes in linux.devices are created, not allowed: access is what the rules say (runc).
@@ -229,8 +230,9 @@ struct CreateGuard {
 Result<void> check_terminal_options(const oci::Process& p, const CreateOptions& o, bool run_mode) {
   bool detached = !run_mode || o.detach;
   if (p.terminal && detached && o.console_socket.empty())
-    return Error::invalid("cannot allocate tty if berth-runtime will detach without setting "
-                          "console socket");
+    return Error::invalid(
+        "cannot allocate tty if berth-runtime will detach without setting "
+        "console socket");
   if (!p.terminal && !o.console_socket.empty())
     return Error::invalid("cannot use console socket if berth-runtime will not allocate tty");
   return ok();
@@ -250,8 +252,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   // An init that joins an existing pid namespace is seen by the processes already there
   // while it sets up, and one that runs startContainer hooks waits for start as the runtime
   // (not in the stub): either way it must not be the host's runtime binary (CVE-2019-5736).
-  const oci::Namespace* pidns = spec.linux ? spec.linux->find_namespace(oci::NamespaceType::Pid)
-                                           : nullptr;
+  const oci::Namespace* pidns =
+      spec.linux ? spec.linux->find_namespace(oci::NamespaceType::Pid) : nullptr;
   bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
   if (!pidns || !pidns->path.empty() || start_hooks) BERTH_TRY(reexec_sealed(nullptr));
   if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
@@ -261,7 +263,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   BERTH_TRY_CTX(make_dirs(g.root, 0700), "create state root " + quoted(g.root));
   c.dir = state_dir(g.root, o.id);
   if (::mkdir(c.dir.c_str(), 0700) < 0) {
-    if (errno == EEXIST) return Error::conflict("container with id \"" + o.id + "\" already exists");
+    if (errno == EEXIST)
+      return Error::conflict("container with id \"" + o.id + "\" already exists");
     return Error::sys("create state dir " + quoted(c.dir));
   }
   CreateGuard guard{g.root, o.id, c};
@@ -322,13 +325,17 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (spec.linux) {
     for (const oci::Namespace& ns : spec.linux->namespaces) {
       if (ns.path.empty()) {
-        if (ns.type == oci::NamespaceType::Time) new_time = true;
-        else clone_flags |= oci::clone_flag(ns.type);
+        if (ns.type == oci::NamespaceType::Time)
+          new_time = true;
+        else
+          clone_flags |= oci::clone_flag(ns.type);
         continue;
       }
       UniqueFd fd = BERTH_TRY_CTX(namespace_fd(ns), "linux.namespaces");
-      if (ns.type == oci::NamespaceType::Pid) ctx.late_pid_join = std::move(fd);
-      else if (ns.type == oci::NamespaceType::Time) time_join = std::move(fd);
+      if (ns.type == oci::NamespaceType::Pid)
+        ctx.late_pid_join = std::move(fd);
+      else if (ns.type == oci::NamespaceType::Time)
+        time_join = std::move(fd);
       else {
         user_joined |= ns.type == oci::NamespaceType::User;
         ctx.join.emplace_back(ns.type, std::move(fd));
@@ -392,8 +399,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     // An init cloned into a new user namespace cannot write the host's cgroup files: the
     // parent moves it. Otherwise the init moves itself, before it joins anything.
     parent_places = clone_flags & CLONE_NEWUSER;
-    if (parent_places) ctx.await_placement = init_joins;
-    else ctx.self_place = c.cgroup.get();
+    if (parent_places)
+      ctx.await_placement = init_joins;
+    else
+      ctx.self_place = c.cgroup.get();
   }
 
   pid_t pid = clone_into(clone_flags, into.get());
@@ -468,7 +477,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, to_json(spec, -1), 0600, false),
                 "save config");
   if (!o.pid_file.empty())
-    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");
+    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false),
+                  "write pid file");
   guard.armed = false;
   return c;
 }
@@ -484,7 +494,8 @@ Result<pid_t> await_joined(Created& c, const oci::Linux& l) {
       BERTH_TRY(c.sync.send(SyncType::MapDone));
       continue;
     }
-    if (m.type != SyncType::Joined) return Error::internal("unexpected message from container init");
+    if (m.type != SyncType::Joined)
+      return Error::internal("unexpected message from container init");
     if (m.text.empty()) return c.init.pid();
     pid_t init = static_cast<pid_t>(atoi(m.text.c_str()));
     (void)c.init.wait();  // the intermediate exits right after sending
@@ -551,7 +562,8 @@ Result<int> run(const Globals& g, const CreateOptions& o) {
       if (!r) log::warn(r.error().what());
     }
     if (c.spec.hooks && !c.spec.hooks->poststop.empty()) {
-      auto r = run_hooks(c.spec.hooks->poststop, "poststop", state_json(c.state, Status::Stopped, -1));
+      auto r =
+          run_hooks(c.spec.hooks->poststop, "poststop", state_json(c.state, Status::Stopped, -1));
       if (!r) log::warn(r.error().what());
     }
     auto r = remove_state_dir(g.root, o.id);

@@ -113,8 +113,10 @@ Result<oci::Process> exec_process_spec(const ExecOptions& o, const oci::Spec& sp
         if (::dup3(slave.get(), i, 0) < 0) return Error::sys("dup pty");
       char name[64] = "";
       ptsname_r(master.get(), name, sizeof name);
-      if (console_socket >= 0) BERTH_TRY_CTX(send_fd(console_socket, master.get(), name), "console socket");
-      else BERTH_TRY(sync.send(SyncType::ConsoleMaster, 0, name, master.get()));
+      if (console_socket >= 0)
+        BERTH_TRY_CTX(send_fd(console_socket, master.get(), name), "console socket");
+      else
+        BERTH_TRY(sync.send(SyncType::ConsoleMaster, 0, name, master.get()));
     }
     BERTH_TRY(init::enter_cwd(p.cwd));
     BERTH_TRY(init::apply_rlimits(p));
@@ -146,8 +148,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   oci::Spec spec = BERTH_TRY_CTX(oci::parse_spec(text), "saved config");
   oci::Process p = BERTH_TRY(exec_process_spec(o, spec));
   if (p.terminal && o.detach && o.console_socket.empty())
-    return Error::invalid("cannot allocate tty if berth-runtime will detach without setting "
-                          "console socket");
+    return Error::invalid(
+        "cannot allocate tty if berth-runtime will detach without setting "
+        "console socket");
 
   UniqueFd pidfd = open_init_pidfd(s);
   if (!pidfd) return Error::conflict("cannot exec in a stopped container");
@@ -160,8 +163,10 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     std::string name = oci::proc_name(t);
     ino_t mine = ns_inode(self + name), theirs = ns_inode(them + name);
     if (!theirs || mine == theirs) continue;
-    if (t == oci::NamespaceType::Pid) join_pid = true;
-    else flags |= oci::clone_flag(t);
+    if (t == oci::NamespaceType::Pid)
+      join_pid = true;
+    else
+      flags |= oci::clone_flag(t);
   }
   UniqueFd console;
   if (!o.console_socket.empty()) {
@@ -181,9 +186,9 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
 
   std::optional<seccomp::Filter> filter;
   if (spec.linux && spec.linux->seccomp)
-    filter = BERTH_TRY_CTX(seccomp::compile_cached(*spec.linux->seccomp,
-                                                   g.root + "/" + kSeccompCacheDir),
-                           "linux.seccomp");
+    filter = BERTH_TRY_CTX(
+        seccomp::compile_cached(*spec.linux->seccomp, g.root + "/" + kSeccompCacheDir),
+        "linux.seccomp");
   // The process joins a container where others already run: exec through the stub.
   UniqueFd stub = BERTH_TRY(make_exec_stub());
   auto [parent_sync, child_sync] = BERTH_TRY(SyncSocket::make_pair());
@@ -222,7 +227,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
       (void)child.wait();  // the intermediate exits right after sending
       child = ChildProcess(grandchild);
       pid = grandchild;
-    } else if (m->type == SyncType::ConsoleMaster) master = std::move(m->fd);
+    } else if (m->type == SyncType::ConsoleMaster)
+      master = std::move(m->fd);
     else if (m->type == SyncType::SeccompListener)
       BERTH_TRY(hand_over_listener(pid, m->err, *spec.linux->seccomp,
                                    state_json(s, Status::Running, -1)));
@@ -232,7 +238,8 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
     }
   }
   if (!o.pid_file.empty())
-    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false), "write pid file");
+    BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false),
+                  "write pid file");
   if (o.detach) {
     child.release();
     return 0;

@@ -64,13 +64,16 @@ Result<void> run_hook(const oci::Hook& h, const std::string& state) {
     if (n < 0 && errno != EINTR) return Error::sys("poll hook");
     if (n == 0) {
       child.kill_and_reap();
-      return Error(ErrorKind::Timeout, 0, "killed after its timeout of " + std::to_string(*h.timeout) + "s");
+      return Error(ErrorKind::Timeout, 0,
+                   "killed after its timeout of " + std::to_string(*h.timeout) + "s");
     }
     if (out_open && (p[1].revents & (POLLIN | POLLHUP))) {
       char buf[4096];
       ssize_t r = ::read(out_r.get(), buf, sizeof buf);
-      if (r <= 0) out_open = false;
-      else if (output.size() < 65536) output.append(buf, static_cast<size_t>(r));
+      if (r <= 0)
+        out_open = false;
+      else if (output.size() < 65536)
+        output.append(buf, static_cast<size_t>(r));
     }
     if (p[0].revents & POLLIN) exited = true;
   }
@@ -89,8 +92,8 @@ Result<void> run_hooks(const std::vector<oci::Hook>& hooks, const char* kind,
   for (size_t i = 0; i < hooks.size(); i++) {
     auto r = run_hook(hooks[i], state_json);
     if (!r)
-      return std::move(r).error().wrap(std::string(kind) + " hook #" + std::to_string(i) +
-                                       " (\"" + hooks[i].path + "\")");
+      return std::move(r).error().wrap(std::string(kind) + " hook #" + std::to_string(i) + " (\"" +
+                                       hooks[i].path + "\")");
   }
   return ok();
 }

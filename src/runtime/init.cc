@@ -2,14 +2,15 @@
 // the first failure goes to the parent as errno + message and the init exits.
 #include <net/if.h>
 #include <sched.h>
-#include <sys/ioctl.h>
-#include <cstring>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "runtime/internal.h"
 
@@ -36,8 +37,7 @@ Result<void> join_and_unshare(InitContext& ctx) {
       return Error::sys(std::string("join ") + oci::json_name(type) + " namespace");
     fd.reset();
   }
-  if (ctx.unshare_flags && ::unshare(ctx.unshare_flags) < 0)
-    return Error::sys("create namespaces");
+  if (ctx.unshare_flags && ::unshare(ctx.unshare_flags) < 0) return Error::sys("create namespaces");
   if (ctx.unshare_flags & CLONE_NEWUSER) {
     BERTH_TRY(ctx.sync.send(SyncType::MapRequest));
     BERTH_TRY(ctx.sync.expect(SyncType::MapDone));

@@ -39,12 +39,12 @@ struct InitContext {
   int unshare_flags = 0;
   bool new_userns = false;
   bool new_netns = false;
-  bool in_userns = false;   // new or joined: devices are bind-mounted, not mknod'ed
+  bool in_userns = false;  // new or joined: devices are bind-mounted, not mknod'ed
   bool run_mode = false;
   bool no_pivot = false;
   bool no_new_keyring = false;
   bool create_runtime_hooks = false;
-  int preserve_fds = 0;     // fds 3 .. 3+preserve_fds-1 stay open (LISTEN_FDS included)
+  int preserve_fds = 0;  // fds 3 .. 3+preserve_fds-1 stay open (LISTEN_FDS included)
   std::vector<std::string> extra_env;
   int last_cap = 40;
   UniqueFd exec_stub;  // when set, exec goes through the stub (shared pid namespace)
@@ -104,8 +104,7 @@ void report_failure(int fd, int err, const std::string& text);
 // Parses what `report_failure` (or the stub) wrote; empty input means success.
 Result<void> parse_failure(const std::string& data);
 
-namespace init {
-}  // namespace init
+namespace init {}  // namespace init
 
 // hooks.cc: runs hooks in order with the state JSON on stdin; the first failure is the error.
 Result<void> run_hooks(const std::vector<oci::Hook>& hooks, const char* kind,
@@ -121,7 +120,7 @@ sigset_t block_forwarded_signals();
 
 // The cgroup of a created container, from its saved config (linux.cgroupsPath) and id.
 Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& state_dir,
-                                                          const std::string& id);
+                                                         const std::string& id);
 
 // linux.resources as runc reads them: a zero limit, weight, share, quota or period means
 // "not set" (docker sends cpu.shares 0 and blockIO.weight 0 in every config and update).

@@ -86,7 +86,7 @@ Result<void> destroy(const Globals& g, const State& s) {
 }  // namespace
 
 Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& dir,
-                                                          const std::string& id) {
+                                                         const std::string& id) {
   oci::Spec spec = BERTH_TRY_CTX(load_saved_spec(dir), "saved config");
   return cgroup::open(spec.linux ? spec.linux->cgroups_path : std::string(), id);
 }
@@ -149,8 +149,8 @@ Result<void> remove(const Globals& g, const std::string& id, bool force) {
   std::string dir = state_dir(g.root, id);
   Status st = live_status(g.root, s);
   if ((st == Status::Running || st == Status::Paused) && !force)
-    return Error::conflict("cannot delete container " + id + " that is not stopped: " +
-                           status_name(st));
+    return Error::conflict("cannot delete container " + id +
+                           " that is not stopped: " + status_name(st));
   auto cg = container_cgroup(dir, id);
   if (st != Status::Stopped && st != Status::Creating) {
     UniqueFd pidfd = open_init_pidfd(s);
@@ -173,8 +173,7 @@ Result<void> remove(const Globals& g, const std::string& id, bool force) {
 Result<void> set_paused(const Globals& g, const std::string& id, bool paused) {
   State s = BERTH_TRY(load_state(g.root, id));
   Status st = live_status(g.root, s);
-  if (paused && st != Status::Running)
-    return Error::conflict("container not running");
+  if (paused && st != Status::Running) return Error::conflict("container not running");
   if (!paused && st != Status::Paused) return Error::conflict("container not paused");
   auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
   return cg->set_frozen(paused);

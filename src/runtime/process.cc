@@ -16,8 +16,8 @@
 #include <cstring>
 
 #include "runtime/internal.h"
-#include "util/log.h"
 #include "sys/path.h"
+#include "util/log.h"
 #include "util/strings.h"
 
 namespace berth::runtime::init {
@@ -132,10 +132,8 @@ Result<void> apply_user_and_caps(const oci::Process& p, int last_cap) {
     // In a user namespace whose setgroups is denied, only an empty list is allowed anyway.
     if (!(errno == EPERM && groups.empty())) return Error::sys("setgroups");
   }
-  if (::setresgid(u.gid, u.gid, u.gid) < 0)
-    return Error::sys("setgid " + std::to_string(u.gid));
-  if (::setresuid(u.uid, u.uid, u.uid) < 0)
-    return Error::sys("setuid " + std::to_string(u.uid));
+  if (::setresgid(u.gid, u.gid, u.gid) < 0) return Error::sys("setgid " + std::to_string(u.gid));
+  if (::setresuid(u.uid, u.uid, u.uid) < 0) return Error::sys("setuid " + std::to_string(u.uid));
 
   struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct d[2] = {};
@@ -242,10 +240,10 @@ Result<void> enter_cwd(const std::string& cwd) {
   auto dir = sys::open_in_root(root.get(), cwd, O_PATH | O_DIRECTORY);
   if (!dir) {
     Error e = std::move(dir).error();
-    return Error::from_errno(e.errno_value(), "process.cwd \"" + cwd + "\"" +
-                                                  (e.errno_value() == ELOOP
-                                                       ? " (symlinks through /proc are refused)"
-                                                       : ""));
+    return Error::from_errno(
+        e.errno_value(),
+        "process.cwd \"" + cwd + "\"" +
+            (e.errno_value() == ELOOP ? " (symlinks through /proc are refused)" : ""));
   }
   if (::fchdir(dir->get()) < 0) return Error::sys("chdir to cwd \"" + cwd + "\"");
   return ok();
@@ -344,10 +342,10 @@ Result<void> hand_over_listener(pid_t pid, int fd_in_child, const oci::Seccomp& 
   if (!pidfd) return Error::sys("pidfd_open");
   UniqueFd listener(static_cast<int>(syscall(SYS_pidfd_getfd, pidfd.get(), fd_in_child, 0)));
   if (!listener) return Error::sys("take the seccomp listener");
-  UniqueFd agent = BERTH_TRY_CTX(seccomp::connect_listener(config.listener_path),
-                                 "linux.seccomp.listenerPath");
-  return seccomp::send_listener(agent.get(), listener.get(), state_json,
-                                config.listener_metadata, pid);
+  UniqueFd agent =
+      BERTH_TRY_CTX(seccomp::connect_listener(config.listener_path), "linux.seccomp.listenerPath");
+  return seccomp::send_listener(agent.get(), listener.get(), state_json, config.listener_metadata,
+                                pid);
 }
 
 }  // namespace berth::runtime

@@ -2,13 +2,13 @@
 // asks for, create devices, pivot into it, then lock down masked and read-only paths.
 // Every path inside the rootfs is resolved with sys::open_in_root / prepare_mount_target.
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -121,8 +121,8 @@ Result<void> mount_cgroup(InitContext& ctx, int root_fd, const oci::Mount& m,
                           const sys::MountOptions& opts) {
   UniqueFd target = BERTH_TRY(sys::prepare_mount_target(root_fd, m.destination, false));
   sys::MountOptions bind_opts;
-  bind_opts.attr_set = (opts.attr_set & MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID |
-                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  bind_opts.attr_set = (opts.attr_set & MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                       MOUNT_ATTR_NOEXEC;
   if (is_v2_host()) {
     std::string src = "/sys/fs/cgroup" + ctx.cgroup_path;
     UniqueFd tree = BERTH_TRY(sys::make_bind_mount(AT_FDCWD, src, true));
@@ -164,10 +164,11 @@ Result<void> mount_cgroup(InitContext& ctx, int root_fd, const oci::Mount& m,
 // Files under /proc that may be mounted over (lxcfs and friends do); any other target inside
 // procfs could redirect the runtime's own writes there (CVE-2019-16884 class): refused.
 bool proc_overmount_allowed(const std::string& dest) {
-  static constexpr const char* kAllowed[] = {
-      "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
-      "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev",
-      "/proc/sys/kernel/ns_last_pid"};
+  static constexpr const char* kAllowed[] = {"/proc/cpuinfo", "/proc/diskstats",
+                                             "/proc/meminfo", "/proc/stat",
+                                             "/proc/swaps",   "/proc/uptime",
+                                             "/proc/loadavg", "/proc/slabinfo",
+                                             "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
   for (const char* a : kAllowed)
     if (dest == a) return true;
   return false;
@@ -235,8 +236,8 @@ struct DefaultDevice {
   unsigned major, minor;
 };
 constexpr DefaultDevice kDefaultDevices[] = {
-    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
-    {"tty", 5, 0},
+    {"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
 Result<void> make_device(InitContext& ctx, int root_fd, const std::string& path, char type,
@@ -252,7 +253,8 @@ Result<void> make_device(InitContext& ctx, int root_fd, const std::string& path,
       if (::mkfifoat(dir.get(), name.c_str(), mode & 07777) < 0) return Error::sys("mkfifo");
       return ok();
     }
-    int f = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int f = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+                     0644);
     if (f < 0) return Error::sys("create " + quoted(path));
     ::close(f);
     UniqueFd target = BERTH_TRY(sys::open_in_root(root_fd, path, O_PATH | O_NOFOLLOW));
@@ -288,9 +290,10 @@ Result<void> create_devices(InitContext& ctx, int root_fd) {
     }
   }
   UniqueFd dev = BERTH_TRY(sys::open_in_root(root_fd, "/dev", O_RDONLY | O_DIRECTORY));
-  static constexpr std::pair<const char*, const char*> kLinks[] = {
-      {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
-      {"stderr", "/proc/self/fd/2"}};
+  static constexpr std::pair<const char*, const char*> kLinks[] = {{"fd", "/proc/self/fd"},
+                                                                   {"stdin", "/proc/self/fd/0"},
+                                                                   {"stdout", "/proc/self/fd/1"},
+                                                                   {"stderr", "/proc/self/fd/2"}};
   for (auto [name, target] : kLinks)
     if (::symlinkat(target, dev.get(), name) < 0 && errno != EEXIST)
       return Error::sys(std::string("symlink /dev/") + name);
@@ -345,8 +348,8 @@ Result<void> prepare_rootfs(InitContext& ctx) {
   for (const oci::Mount& m : spec.mounts) {
     auto r = mount_one(ctx, ctx.rootfs_fd.get(), m);
     if (!r) {
-      std::string what = "mount " + quoted(m.source.empty() ? m.type : m.source) + " on " +
-                         quoted(m.destination);
+      std::string what =
+          "mount " + quoted(m.source.empty() ? m.type : m.source) + " on " + quoted(m.destination);
       if (!m.type.empty() && m.type != "bind") what += " (" + m.type + ")";
       return std::move(r).error().wrap(what);
     }
@@ -389,7 +392,8 @@ Result<void> setup_console(InitContext& ctx) {
                                ctx.process->console_size->width));
   // /dev/console is the pty, bound from the fd we hold (never a path the container controls).
   if (has_mount_at(*ctx.spec, "/dev")) {
-    UniqueFd target = BERTH_TRY(sys::prepare_mount_target(ctx.rootfs_fd.get(), "/dev/console", true));
+    UniqueFd target =
+        BERTH_TRY(sys::prepare_mount_target(ctx.rootfs_fd.get(), "/dev/console", true));
     struct stat st;
     if (::fstat(target.get(), &st) < 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)))
       return Error::invalid("/dev/console is not a file");

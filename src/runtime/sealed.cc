@@ -43,13 +43,15 @@ Result<void> reexec_sealed(char** argv) {
     left -= n;
   }
   if (::fchmod(copy.get(), 0555) < 0 ||
-      ::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
+      ::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) <
+          0)
     return Error::sys("seal the runtime copy");
   std::string cmdline;
   std::vector<char*> args;
   if (!argv) {  // the command line we were started with
     cmdline = BERTH_TRY(read_file("/proc/self/cmdline", 1 << 20));
-    for (size_t i = 0; i < cmdline.size(); i += strlen(&cmdline[i]) + 1) args.push_back(&cmdline[i]);
+    for (size_t i = 0; i < cmdline.size(); i += strlen(&cmdline[i]) + 1)
+      args.push_back(&cmdline[i]);
     args.push_back(nullptr);
     argv = args.data();
   }

@@ -1,7 +1,6 @@
 // linux.seccomp: compile with libseccomp in the parent, load the exported BPF with seccomp(2)
 // in the init, and hand a notify listener to the agent at listenerPath.
 #include "runtime/seccomp.h"
-#include "runtime/sync.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,6 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string_view>
+
+#include "runtime/sync.h"
 
 namespace berth::runtime::seccomp {
 namespace {

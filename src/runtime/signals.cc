@@ -22,14 +22,14 @@ struct SigName {
   int num;
 };
 constexpr SigName kSignals[] = {
-    {"HUP", SIGHUP},     {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-    {"FPE", SIGFPE},     {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
-    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},         {"POLL", SIGPOLL},   {"PWR", SIGPWR},
+    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
     {"SYS", SIGSYS},
 };
 
@@ -137,8 +137,8 @@ Result<int> wait_forwarding(pid_t pid, int master) {
       return status;
     }
     if (w < 0 && errno != EINTR) return Error::sys("waitpid");
-    struct pollfd p[3] = {{sfd.get(), POLLIN, 0}, {master, POLLIN, 0},
-                          {stdin_open ? 0 : -1, POLLIN, 0}};
+    struct pollfd p[3] = {
+        {sfd.get(), POLLIN, 0}, {master, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
     int n = ::poll(p, master >= 0 ? 3 : 1, -1);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -158,7 +158,8 @@ Result<int> wait_forwarding(pid_t pid, int master) {
     if (master >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       char buf[8192];
       ssize_t r = ::read(master, buf, sizeof buf);
-      if (r > 0) (void)write_all(1, {buf, size_t(r)});
+      if (r > 0)
+        (void)write_all(1, {buf, size_t(r)});
       else if (r < 0 && errno == EIO) {
         // The slave side closed; wait for the exit without busy-looping on the master.
         master = -1;
@@ -168,8 +169,10 @@ Result<int> wait_forwarding(pid_t pid, int master) {
     if (stdin_open && (p[2].revents & (POLLIN | POLLHUP))) {
       char buf[8192];
       ssize_t r = ::read(0, buf, sizeof buf);
-      if (r > 0) (void)write_all(master, {buf, size_t(r)});
-      else stdin_open = false;
+      if (r > 0)
+        (void)write_all(master, {buf, size_t(r)});
+      else
+        stdin_open = false;
     }
   }
 }

@@ -157,7 +157,10 @@ static Result<void> remove_tree_at(int dirfd, const char* name) {
     if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
     if (e->d_type == DT_DIR) {
       auto r = remove_tree_at(fd.get(), e->d_name);
-      if (!r) { ::closedir(d); return r; }
+      if (!r) {
+        ::closedir(d);
+        return r;
+      }
     } else if (::unlinkat(fd.get(), e->d_name, 0) < 0 && errno != ENOENT) {
       ::closedir(d);
       return Error::sys(std::string("remove ") + e->d_name);

@@ -85,8 +85,8 @@ Result<SyncMsg> SyncSocket::expect(SyncType t) {
   SyncMsg m = BERTH_TRY(recv());
   if (m.type == SyncType::Error) return Error::from_errno(m.err, m.text);
   if (m.type != t)
-    return Error::internal("sync: expected step " + std::to_string(static_cast<int>(t)) +
-                           ", got " + std::to_string(static_cast<int>(m.type)));
+    return Error::internal("sync: expected step " + std::to_string(static_cast<int>(t)) + ", got " +
+                           std::to_string(static_cast<int>(m.type)));
   return m;
 }
 

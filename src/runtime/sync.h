@@ -15,22 +15,22 @@
 namespace berth::runtime {
 
 enum class SyncType : uint32_t {
-  Go = 1,                 // parent -> init: ids mapped, continue
-  CreateRuntimeHooks,     // init -> parent: mounts done, run prestart/createRuntime hooks
-  HooksDone,              // parent -> init
-  Ready,                  // init -> parent: fully set up, waiting for start
-  Start,                  // parent -> init (run): exec now
-  Error,                  // init -> parent: errno + message
-  ConsoleMaster,          // init -> parent: pty master attached as SCM_RIGHTS
+  Go = 1,              // parent -> init: ids mapped, continue
+  CreateRuntimeHooks,  // init -> parent: mounts done, run prestart/createRuntime hooks
+  HooksDone,           // parent -> init
+  Ready,               // init -> parent: fully set up, waiting for start
+  Start,               // parent -> init (run): exec now
+  Error,               // init -> parent: errno + message
+  ConsoleMaster,       // init -> parent: pty master attached as SCM_RIGHTS
   // Only when the init joins namespaces by path (it unshares the new ones itself):
-  MapRequest,             // init -> parent: user namespace unshared, write its id maps
-  MapDone,                // parent -> init
-  Joined,                 // init -> parent: namespaces set; text = pid of the real init if
-                          // a new pid namespace needed an intermediate fork, else empty
-  Placed,                 // parent -> init: it is in its cgroup (v1: placed after clone)
-  SeccompListener,        // init -> parent: err = the notify listener's fd number in the
-                          // init (sent with write(2) only); the parent takes it with
-                          // pidfd_getfd and hands it to linux.seccomp.listenerPath
+  MapRequest,       // init -> parent: user namespace unshared, write its id maps
+  MapDone,          // parent -> init
+  Joined,           // init -> parent: namespaces set; text = pid of the real init if
+                    // a new pid namespace needed an intermediate fork, else empty
+  Placed,           // parent -> init: it is in its cgroup (v1: placed after clone)
+  SeccompListener,  // init -> parent: err = the notify listener's fd number in the
+                    // init (sent with write(2) only); the parent takes it with
+                    // pidfd_getfd and hands it to linux.seccomp.listenerPath
 };
 
 struct SyncMsg {

@@ -51,19 +51,29 @@ Result<void> copy_entries(int src, int dst, int depth) {
       break;
     }
     if (S_ISDIR(st.st_mode)) {
-      if (::mkdirat(dst, name, st.st_mode & 07777) < 0) { r = Error::sys(std::string("mkdir ") + name); break; }
+      if (::mkdirat(dst, name, st.st_mode & 07777) < 0) {
+        r = Error::sys(std::string("mkdir ") + name);
+        break;
+      }
       UniqueFd s(::openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       UniqueFd t(::openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (!s || !t) { r = Error::sys(std::string("open ") + name); break; }
+      if (!s || !t) {
+        r = Error::sys(std::string("open ") + name);
+        break;
+      }
       r = copy_entries(s.get(), t.get(), depth + 1);
-      if (r && (::fchown(t.get(), st.st_uid, st.st_gid) < 0 || ::fchmod(t.get(), st.st_mode & 07777) < 0))
+      if (r && (::fchown(t.get(), st.st_uid, st.st_gid) < 0 ||
+                ::fchmod(t.get(), st.st_mode & 07777) < 0))
         r = Error::sys(std::string("set owner of ") + name);
     } else if (S_ISREG(st.st_mode)) {
       r = copy_file(src, dst, name, st);
     } else if (S_ISLNK(st.st_mode)) {
       char buf[4096];
       ssize_t n = ::readlinkat(src, name, buf, sizeof buf - 1);
-      if (n < 0) { r = Error::sys(std::string("readlink ") + name); break; }
+      if (n < 0) {
+        r = Error::sys(std::string("readlink ") + name);
+        break;
+      }
       buf[n] = 0;
       if (::symlinkat(buf, dst, name) < 0 ||
           ::fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)

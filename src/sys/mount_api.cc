@@ -9,7 +9,9 @@
 namespace berth::sys {
 namespace {
 
-int fsopen_(const char* fs, unsigned flags) { return static_cast<int>(syscall(SYS_fsopen, fs, flags)); }
+int fsopen_(const char* fs, unsigned flags) {
+  return static_cast<int>(syscall(SYS_fsopen, fs, flags));
+}
 int fsconfig_(int fd, unsigned cmd, const char* key, const void* val, int aux) {
   return static_cast<int>(syscall(SYS_fsconfig, fd, cmd, key, val, aux));
 }
@@ -35,12 +37,18 @@ struct AttrWord {
 // MOUNT_ATTR_NOATIME etc. live in the MOUNT_ATTR__ATIME field: setting one means clearing the
 // whole field first.
 constexpr AttrWord kAttrWords[] = {
-    {"ro", MOUNT_ATTR_RDONLY, false},       {"rw", MOUNT_ATTR_RDONLY, true},
-    {"nosuid", MOUNT_ATTR_NOSUID, false},   {"suid", MOUNT_ATTR_NOSUID, true},
-    {"nodev", MOUNT_ATTR_NODEV, false},     {"dev", MOUNT_ATTR_NODEV, true},
-    {"noexec", MOUNT_ATTR_NOEXEC, false},   {"exec", MOUNT_ATTR_NOEXEC, true},
-    {"nodiratime", MOUNT_ATTR_NODIRATIME, false}, {"diratime", MOUNT_ATTR_NODIRATIME, true},
-    {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false}, {"symfollow", MOUNT_ATTR_NOSYMFOLLOW, true},
+    {"ro", MOUNT_ATTR_RDONLY, false},
+    {"rw", MOUNT_ATTR_RDONLY, true},
+    {"nosuid", MOUNT_ATTR_NOSUID, false},
+    {"suid", MOUNT_ATTR_NOSUID, true},
+    {"nodev", MOUNT_ATTR_NODEV, false},
+    {"dev", MOUNT_ATTR_NODEV, true},
+    {"noexec", MOUNT_ATTR_NOEXEC, false},
+    {"exec", MOUNT_ATTR_NOEXEC, true},
+    {"nodiratime", MOUNT_ATTR_NODIRATIME, false},
+    {"diratime", MOUNT_ATTR_NODIRATIME, true},
+    {"nosymfollow", MOUNT_ATTR_NOSYMFOLLOW, false},
+    {"symfollow", MOUNT_ATTR_NOSYMFOLLOW, true},
 };
 
 constexpr const char* kSbFlags[] = {"sync", "dirsync", "lazytime", "mand", "silent"};
@@ -49,11 +57,16 @@ constexpr const char* kIgnored[] = {"async", "nomand", "defaults", "nolazytime",
 
 bool set_atime(std::string_view w, uint64_t& set, uint64_t& clr) {
   uint64_t v;
-  if (w == "noatime") v = MOUNT_ATTR_NOATIME;
-  else if (w == "relatime") v = MOUNT_ATTR_RELATIME;
-  else if (w == "strictatime") v = MOUNT_ATTR_STRICTATIME;
-  else if (w == "atime" || w == "norelatime" || w == "nostrictatime") v = MOUNT_ATTR_RELATIME;
-  else return false;
+  if (w == "noatime")
+    v = MOUNT_ATTR_NOATIME;
+  else if (w == "relatime")
+    v = MOUNT_ATTR_RELATIME;
+  else if (w == "strictatime")
+    v = MOUNT_ATTR_STRICTATIME;
+  else if (w == "atime" || w == "norelatime" || w == "nostrictatime")
+    v = MOUNT_ATTR_RELATIME;
+  else
+    return false;
   set = (set & ~static_cast<uint64_t>(MOUNT_ATTR__ATIME)) | v;
   clr |= MOUNT_ATTR__ATIME;
   return true;
@@ -96,10 +109,23 @@ std::pair<uint64_t, bool> propagation_from_name(std::string_view n) {
 MountOptions parse_mount_options(const std::vector<std::string>& options) {
   MountOptions o;
   for (const std::string& w : options) {
-    if (w == "bind") { o.bind = true; continue; }
-    if (w == "rbind") { o.bind = true; o.recursive = true; continue; }
-    if (w == "tmpcopyup") { o.tmpcopyup = true; continue; }
-    if (w == "idmap" || w == "ridmap") { o.idmap = true; continue; }
+    if (w == "bind") {
+      o.bind = true;
+      continue;
+    }
+    if (w == "rbind") {
+      o.bind = true;
+      o.recursive = true;
+      continue;
+    }
+    if (w == "tmpcopyup") {
+      o.tmpcopyup = true;
+      continue;
+    }
+    if (w == "idmap" || w == "ridmap") {
+      o.idmap = true;
+      continue;
+    }
     if (auto [prop, rec] = propagation_from_name(w); prop) {
       o.propagation = prop;
       o.propagation_recursive = rec;
@@ -120,7 +146,10 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
     }
     if (done) continue;
     for (const char* f : kSbFlags)
-      if (w == f) { o.sb_flags.push_back(w); done = true; }
+      if (w == f) {
+        o.sb_flags.push_back(w);
+        done = true;
+      }
     for (const char* f : kIgnored)
       if (w == f) done = true;
     if (done) continue;
@@ -153,8 +182,7 @@ Result<UniqueFd> make_fs_mount(const std::string& type, const std::string& sourc
     std::string msg = fs_context_message(fs.get());
     return Error::from_errno(e, what + (msg.empty() ? "" : " (" + msg + ")"));
   };
-  if (!source.empty() &&
-      fsconfig_(fs.get(), FSCONFIG_SET_STRING, "source", source.c_str(), 0) < 0)
+  if (!source.empty() && fsconfig_(fs.get(), FSCONFIG_SET_STRING, "source", source.c_str(), 0) < 0)
     return fail("set source \"" + source + "\"");
   for (const std::string& f : opts.sb_flags)
     if (fsconfig_(fs.get(), FSCONFIG_SET_FLAG, f.c_str(), nullptr, 0) < 0)
@@ -215,8 +243,8 @@ Result<void> attach_mount(int mount_fd, int target_fd) {
 }
 
 Result<void> bind_readonly_over(int target_fd) {
-  UniqueFd t(open_tree_(target_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
-                                           AT_RECURSIVE));
+  UniqueFd t(open_tree_(target_fd, "",
+                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
   if (!t) return Error::sys("clone mount");
   struct mount_attr a = {};
   a.attr_set = MOUNT_ATTR_RDONLY;

@@ -20,13 +20,13 @@ namespace berth::sys {
 
 // Mount options of config.json, split by what consumes them.
 struct MountOptions {
-  bool bind = false;       // "bind" or "rbind"
-  bool recursive = false;  // "rbind"
+  bool bind = false;                      // "bind" or "rbind"
+  bool recursive = false;                 // "rbind"
   uint64_t attr_set = 0, attr_clr = 0;    // MOUNT_ATTR_* for the top mount
   uint64_t rattr_set = 0, rattr_clr = 0;  // "rro", "rnosuid", ...: the whole tree
   uint64_t propagation = 0;               // MS_SHARED / MS_SLAVE / MS_PRIVATE / MS_UNBINDABLE
   bool propagation_recursive = false;
-  std::vector<std::string> sb_flags;      // "sync", "dirsync", "lazytime", "mand" (superblock)
+  std::vector<std::string> sb_flags;  // "sync", "dirsync", "lazytime", "mand" (superblock)
   std::vector<std::pair<std::string, std::string>> data;  // filesystem options; value may be empty
   bool tmpcopyup = false;
   bool idmap = false;  // "idmap" / "ridmap": not supported yet -> clear error

@@ -81,7 +81,8 @@ std::string follow_dangling(int dirfd, const std::string& name, const std::strin
 }
 
 Result<UniqueFd> mkdir_all_depth(int root_fd, std::string_view path, mode_t mode, int depth) {
-  if (depth > 40) return Error::from_errno(ELOOP, "mkdir \"" + std::string(path) + "\" in container root");
+  if (depth > 40)
+    return Error::from_errno(ELOOP, "mkdir \"" + std::string(path) + "\" in container root");
   std::string p = clean_path(path);
   // Fast path: it already exists.
   long fd = openat2_raw(root_fd, p.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kInRoot);
@@ -128,8 +129,7 @@ Result<UniqueFd> mkdir_all_in_root(int root_fd, std::string_view path, mode_t mo
 
 Result<bool> free_of_symlinks(int root_fd, std::string_view path) {
   std::string p = clean_path(path);
-  long fd = openat2_raw(root_fd, p.c_str(), O_PATH | O_CLOEXEC, 0,
-                        kInRoot | RESOLVE_NO_SYMLINKS);
+  long fd = openat2_raw(root_fd, p.c_str(), O_PATH | O_CLOEXEC, 0, kInRoot | RESOLVE_NO_SYMLINKS);
   if (fd >= 0) {
     ::close(static_cast<int>(fd));
     return true;

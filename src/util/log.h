@@ -16,7 +16,9 @@ void set_program(std::string_view name);  // prefix of text lines, e.g. "berth-r
 Level min_level();
 
 void write(Level level, std::string_view msg);
-inline void debug(std::string_view m) { if (min_level() <= Level::Debug) write(Level::Debug, m); }
+inline void debug(std::string_view m) {
+  if (min_level() <= Level::Debug) write(Level::Debug, m);
+}
 inline void info(std::string_view m) { write(Level::Info, m); }
 inline void warn(std::string_view m) { write(Level::Warn, m); }
 inline void error(std::string_view m) { write(Level::Error, m); }

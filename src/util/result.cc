@@ -22,12 +22,25 @@ const char* error_kind_name(ErrorKind kind) {
 
 static ErrorKind kind_of_errno(int e) {
   switch (e) {
-    case ENOENT: case ESRCH: case ENXIO: case ENODEV: return ErrorKind::NotFound;
-    case EEXIST: case EBUSY: case ENOTEMPTY: return ErrorKind::Conflict;
-    case EINVAL: case ENAMETOOLONG: case E2BIG: case ERANGE: case ENOTDIR: case EISDIR: case ELOOP:
-      return ErrorKind::InvalidArgument;
-    case EPERM: case EACCES: case EROFS: return ErrorKind::PermissionDenied;
-    case ENOSYS: case EOPNOTSUPP: return ErrorKind::Unsupported;
+    case ENOENT:
+    case ESRCH:
+    case ENXIO:
+    case ENODEV: return ErrorKind::NotFound;
+    case EEXIST:
+    case EBUSY:
+    case ENOTEMPTY: return ErrorKind::Conflict;
+    case EINVAL:
+    case ENAMETOOLONG:
+    case E2BIG:
+    case ERANGE:
+    case ENOTDIR:
+    case EISDIR:
+    case ELOOP: return ErrorKind::InvalidArgument;
+    case EPERM:
+    case EACCES:
+    case EROFS: return ErrorKind::PermissionDenied;
+    case ENOSYS:
+    case EOPNOTSUPP: return ErrorKind::Unsupported;
     case ETIMEDOUT: return ErrorKind::Timeout;
     default: return ErrorKind::Io;
   }

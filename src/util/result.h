@@ -129,17 +129,17 @@ inline Result<void> ok() { return {}; }
 }  // namespace berth
 
 // Evaluates a Result; on error returns it from the enclosing function, else yields the value.
-#define BERTH_TRY(expr)                                                   \
-  ({                                                                      \
-    auto&& berth_try_r_ = (expr);                                         \
+#define BERTH_TRY(expr)                                                        \
+  ({                                                                           \
+    auto&& berth_try_r_ = (expr);                                              \
     if (!berth_try_r_) return ::berth::Error(std::move(berth_try_r_).error()); \
-    std::move(berth_try_r_).value();                                      \
+    std::move(berth_try_r_).value();                                           \
   })
 
 // As BERTH_TRY, prepending "ctx: " to the error on the way up.
-#define BERTH_TRY_CTX(expr, ctx)                                                   \
-  ({                                                                               \
-    auto&& berth_try_r_ = (expr);                                                  \
+#define BERTH_TRY_CTX(expr, ctx)                                                         \
+  ({                                                                                     \
+    auto&& berth_try_r_ = (expr);                                                        \
     if (!berth_try_r_) return ::berth::Error(std::move(berth_try_r_).error().wrap(ctx)); \
-    std::move(berth_try_r_).value();                                               \
+    std::move(berth_try_r_).value();                                                     \
   })

@@ -7,7 +7,8 @@ std::vector<std::string_view> split(std::string_view s, char sep, bool skip_empt
   size_t i = 0;
   for (;;) {
     size_t j = s.find(sep, i);
-    std::string_view part = s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i);
+    std::string_view part =
+        s.substr(i, j == std::string_view::npos ? std::string_view::npos : j - i);
     if (!(skip_empty && part.empty())) out.push_back(part);
     if (j == std::string_view::npos) break;
     i = j + 1;

@@ -22,7 +22,7 @@ CHECKS=(
 if ! why=$(need_runtime); then skip_all "$why" "${CHECKS[@]}"; finish; exit; fi
 for tool in containerd ctr containerd-shim-runc-v2; do
   if ! command -v "$tool" >/dev/null; then
-    skip_all "$tool not installed (apt-get install containerd; scripts/compat-deps.sh)" "${CHECKS[@]}"
+    skip_all "$tool not installed (apt-get install containerd; scripts/install-deps.sh)" "${CHECKS[@]}"
     finish
     exit
   fi

@@ -11,7 +11,7 @@ ALL_CHECKS=("daemon: starts with runtime berth" "image: docker load" "${CLI_CHEC
 
 if ! why=$(need_runtime); then skip_all "$why" "${ALL_CHECKS[@]}"; finish; exit; fi
 if ! command -v dockerd >/dev/null; then
-  skip_all "dockerd not installed (apt-get install docker.io; scripts/compat-deps.sh)" "${ALL_CHECKS[@]}"
+  skip_all "dockerd not installed (apt-get install docker.io; scripts/install-deps.sh)" "${ALL_CHECKS[@]}"
   finish
   exit
 fi

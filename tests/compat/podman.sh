@@ -10,7 +10,7 @@ ALL_CHECKS=("image: podman load" "${CLI_CHECKS[@]}")
 
 if ! why=$(need_runtime); then skip_all "$why" "${ALL_CHECKS[@]}"; finish; exit; fi
 if ! command -v podman >/dev/null; then
-  skip_all "podman not installed (apt-get install podman; scripts/compat-deps.sh)" "${ALL_CHECKS[@]}"
+  skip_all "podman not installed (apt-get install podman; scripts/install-deps.sh)" "${ALL_CHECKS[@]}"
   finish
   exit
 fi

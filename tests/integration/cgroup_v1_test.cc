@@ -2,10 +2,9 @@
 // make_v1 on the real /sys/fs/cgroup: limits land in the right files, forked children are placed,
 // frozen, counted, killed and OOM-killed, and nothing is left behind. Needs root and a v1 or
 // hybrid host; each test uses its own cgroup path /berth-test-<pid>-<n> and removes it.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <poll.h>
@@ -126,8 +125,8 @@ class CgroupV1Test : public ::testing::Test {
     if (FsIs(kRoot, CGROUP2_SUPER_MAGIC)) GTEST_SKIP() << "needs a cgroup v1 or hybrid host";
     if (!Exists(std::string(kRoot) + "/freezer/cgroup.procs"))
       GTEST_SKIP() << "needs cgroup v1 hierarchies under " << kRoot;
-    layout_ = FsIs(std::string(kRoot) + "/unified", CGROUP2_SUPER_MAGIC) ? Layout::Hybrid
-                                                                          : Layout::V1;
+    layout_ =
+        FsIs(std::string(kRoot) + "/unified", CGROUP2_SUPER_MAGIC) ? Layout::Hybrid : Layout::V1;
     static std::atomic<int> n{0};
     path_ = "/berth-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
     cg_ = make_v1(path_, kRoot, layout_);
@@ -162,7 +161,9 @@ class CgroupV1Test : public ::testing::Test {
     auto res = cg_->create(r);
     ASSERT_TRUE(res) << res.error().what();
   }
-  bool HasMemsw() const { return Exists(std::string(kRoot) + "/memory/memory.memsw.limit_in_bytes"); }
+  bool HasMemsw() const {
+    return Exists(std::string(kRoot) + "/memory/memory.memsw.limit_in_bytes");
+  }
 
   Layout layout_ = Layout::V1;
   std::string path_;
@@ -200,7 +201,8 @@ TEST_F(CgroupV1Test, CreateWritesTheLimits) {
   EXPECT_EQ(Read(File("cpuset", "cpuset.cpus")), "0");
   EXPECT_EQ(Read(File("cpuset", "cpuset.mems")), "0");
   // Every hierarchy has the directory, the unified one too on a hybrid host.
-  for (const char* h : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"}) {
+  for (const char* h :
+       {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids"}) {
     EXPECT_TRUE(Exists(Dir(h))) << h;
   }
   if (layout_ == Layout::Hybrid) {
@@ -243,13 +245,16 @@ TEST_F(CgroupV1Test, ProcessIsPlacedInEveryHierarchy) {
   size_t start = 0;
   while (start < lines.size()) {
     size_t nl = lines.find('\n', start);
-    std::string line = lines.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    std::string line =
+        lines.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
     start = nl == std::string::npos ? lines.size() : nl + 1;
     size_t a = line.find(':'), b = line.find(':', a + 1);
     std::string ctrls = line.substr(a + 1, b - a - 1), where = line.substr(b + 1);
     EXPECT_EQ(where, path_) << line;
-    if (ctrls.empty()) unified = true;
-    else ++v1;
+    if (ctrls.empty())
+      unified = true;
+    else
+      ++v1;
   }
   EXPECT_GE(v1, 8) << lines;
   if (layout_ == Layout::Hybrid) {
@@ -268,9 +273,9 @@ TEST_F(CgroupV1Test, PidsIncludeChildCgroupsAndDestroyRemovesThem) {
   ASSERT_TRUE(cg_->add_process(b.pid()));
   // What a container's own systemd would do: a cgroup below the container's.
   ASSERT_EQ(::mkdir((Dir("freezer") + "/sub").c_str(), 0755), 0);
-  ASSERT_TRUE(write_all(UniqueFd(::open((Dir("freezer") + "/sub/cgroup.procs").c_str(),
-                                        O_WRONLY | O_CLOEXEC)).get(),
-                        std::to_string(b.pid())));
+  ASSERT_TRUE(write_all(
+      UniqueFd(::open((Dir("freezer") + "/sub/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC)).get(),
+      std::to_string(b.pid())));
   auto pids = cg_->pids();
   ASSERT_TRUE(pids) << pids.error().what();
   EXPECT_THAT(*pids, Contains(a.pid()));
@@ -344,8 +349,8 @@ TEST_F(CgroupV1Test, StatsReportUsage) {
   UniqueFd ready_r(ready[0]), ready_w(ready[1]);
   Child& c = Spawn([w = ready[1]] {
     size_t n = 16 * kMiB;
-    char* p = static_cast<char*>(::mmap(nullptr, n, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* p = static_cast<char*>(
+        ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     for (size_t i = 0; i < n; i += 4096) p[i] = 1;
     auto end = std::chrono::steady_clock::now() + 20ms;  // some cpu time
     while (std::chrono::steady_clock::now() < end) {
@@ -541,8 +546,8 @@ TEST_F(CgroupV1Test, OomKillIsReportedOnTheEventFd) {
   ASSERT_TRUE(efd->valid());
   Child& c = Spawn([] {
     size_t n = 64 * kMiB;
-    char* p = static_cast<char*>(::mmap(nullptr, n, PROT_READ | PROT_WRITE,
-                                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* p = static_cast<char*>(
+        ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     if (p == MAP_FAILED) return 1;
     for (size_t i = 0; i < n; i += 4096) p[i] = 1;
     return 0;
@@ -647,10 +652,11 @@ TEST_F(CgroupV1Test, AddProcessCost) {
       into_then_self += Us(us);
     }
   }
-  std::printf("cgroup v1 (%s), after 30 ms idle: add_process(pid) from the parent %.0f us; "
-              "add_process(0) by the process itself %.0f us",
-              layout_ == Layout::Hybrid ? "hybrid" : "v1", by_parent.count() / kRounds,
-              by_self.count() / kRounds);
+  std::printf(
+      "cgroup v1 (%s), after 30 ms idle: add_process(pid) from the parent %.0f us; "
+      "add_process(0) by the process itself %.0f us",
+      layout_ == Layout::Hybrid ? "hybrid" : "v1", by_parent.count() / kRounds,
+      by_self.count() / kRounds);
   if (unified)
     std::printf("; cloned into the unified cgroup, then add_process(0) %.0f us",
                 into_then_self.count() / kRounds);
@@ -691,10 +697,11 @@ TEST_F(CgroupV1Test, CreateCost) {
     create_full += t3 - t2;
     add += t5 - t4;
   }
-  std::printf("cgroup v1 (%s): create() %.0f us bare, %.0f us with memory+pids+cpu+11 device "
-              "rules; add_process %.0f us; destroy (empty) %.0f us\n",
-              layout_ == Layout::Hybrid ? "hybrid" : "v1", create_bare.count() / kRounds, create_full.count() / kRounds,
-              add.count() / kRounds, destroy.count() / kRounds);
+  std::printf(
+      "cgroup v1 (%s): create() %.0f us bare, %.0f us with memory+pids+cpu+11 device "
+      "rules; add_process %.0f us; destroy (empty) %.0f us\n",
+      layout_ == Layout::Hybrid ? "hybrid" : "v1", create_bare.count() / kRounds,
+      create_full.count() / kRounds, add.count() / kRounds, destroy.count() / kRounds);
   EXPECT_LT(create_full.count() / kRounds, 20000.0);
 }
 

@@ -6,6 +6,8 @@
 //
 // Each test works in its own cgroup "/berth-v2-it-<pid>-<n>/c" and removes it.
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,8 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,8 +26,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "runtime/cgroup/cgroup.h"
 #include "runtime/cgroup/impl.h"
@@ -175,8 +173,9 @@ void lifecycle(Cgroup& cg, const std::string& leaf_dir) {
   ASSERT_TRUE(b.start(-1));
   auto added = cg.add_process(b.pid());
   ASSERT_TRUE(added) << added.error().what();
-  EXPECT_NE(read_text("/proc/" + std::to_string(a.pid()) + "/cgroup").find("0::" + cg.path() + "\n"),
-            std::string::npos)
+  EXPECT_NE(
+      read_text("/proc/" + std::to_string(a.pid()) + "/cgroup").find("0::" + cg.path() + "\n"),
+      std::string::npos)
       << read_text("/proc/" + std::to_string(a.pid()) + "/cgroup");
 
   auto pids = cg.pids();
@@ -368,8 +367,10 @@ TEST_F(CgroupV2Test, MissingControllerIsAnErrorNamingTheField) {
   r.memory.emplace().limit = 64 << 20;
   auto e = cg->create(&r);
   ASSERT_FALSE(e);
-  EXPECT_EQ(e.error().what(), "linux.resources.memory: the memory controller is not available in "
-                              "cgroup \"" + path_ + "\" (cgroup v2)");
+  EXPECT_EQ(e.error().what(),
+            "linux.resources.memory: the memory controller is not available in "
+            "cgroup \"" +
+                path_ + "\" (cgroup v2)");
   EXPECT_FALSE(exists(Leaf()));
   EXPECT_FALSE(exists(root_ + parent_));
 
@@ -378,7 +379,8 @@ TEST_F(CgroupV2Test, MissingControllerIsAnErrorNamingTheField) {
     p.pids_limit = 10;
     auto pe = cg->create(&p);
     ASSERT_FALSE(pe);
-    EXPECT_NE(pe.error().what().find("linux.resources.pids: the pids controller"), std::string::npos)
+    EXPECT_NE(pe.error().what().find("linux.resources.pids: the pids controller"),
+              std::string::npos)
         << pe.error().what();
   }
 }
@@ -526,13 +528,15 @@ TEST(CgroupV2PrivateNs, Body) {
 
 TEST(CgroupV2PrivateNs, PureV2Host) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-  if (is_cgroup2("/sys/fs/cgroup")) GTEST_SKIP() << "a pure v2 host already (CgroupV2Test covers it)";
+  if (is_cgroup2("/sys/fs/cgroup"))
+    GTEST_SKIP() << "a pure v2 host already (CgroupV2Test covers it)";
   if (!is_cgroup2("/sys/fs/cgroup/unified")) GTEST_SKIP() << "no /sys/fs/cgroup/unified";
   std::string parent = "/berth-v2-pns-" + std::to_string(::getpid());
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
+    if (::unshare(CLONE_NEWNS) < 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0 ||
         ::mount("/sys/fs/cgroup/unified", "/sys/fs/cgroup", nullptr, MS_BIND, nullptr) < 0) {
       perror("private mount namespace");
       _exit(2);

@@ -2,7 +2,6 @@
 // this host), pause/resume via the freezer, and killing every process of a container that has no
 // pid namespace of its own.
 #include <gmock/gmock.h>
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,7 +17,8 @@ class CgroupsTest : public RuntimeTest {
   void SetUp() override {
     RuntimeTest::SetUp();
     if (IsSkipped()) return;
-    if (!PathExists("/sys/fs/cgroup/pids/cgroup.procs")) GTEST_SKIP() << "needs the cgroup v1 pids controller";
+    if (!PathExists("/sys/fs/cgroup/pids/cgroup.procs"))
+      GTEST_SKIP() << "needs the cgroup v1 pids controller";
   }
   std::string Cg(const std::string& ctrl, const std::string& id, const std::string& file) {
     return "/sys/fs/cgroup/" + ctrl + "/berth-it-" + id + "/" + file;
@@ -86,8 +86,10 @@ TEST_F(CgroupsTest, CpuSharesAndQuota) {
 
 // /dev/fuse (10:229) is harmless to open and not among the devices a runtime allows by default.
 json FuseNode(json c) {
-  c["linux"]["devices"] = {{{"path", "/dev/myfuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
-  c["process"]["args"] = {"sh", "-c", "echo x > /dev/null && echo null-ok; (: < /dev/myfuse); echo rc=$?"};
+  c["linux"]["devices"] = {
+      {{"path", "/dev/myfuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 0600}}};
+  c["process"]["args"] = {"sh", "-c",
+                          "echo x > /dev/null && echo null-ok; (: < /dev/myfuse); echo rc=$?"};
   return c;
 }
 
@@ -95,8 +97,9 @@ TEST_F(CgroupsTest, DeviceCgroupAllowsAnExplicitlyAllowedDevice) {
   if (!PathExists("/dev/fuse")) GTEST_SKIP() << "no /dev/fuse on this host";
   std::string id = NewId();
   json c = FuseNode(Config(id));
-  c["linux"]["resources"]["devices"] = {{{"allow", false}, {"access", "rwm"}},
-                                        {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}};
+  c["linux"]["resources"]["devices"] = {
+      {{"allow", false}, {"access", "rwm"}},
+      {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}};
   ExecResult r = RunContainer(id, c);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "null-ok\nrc=0\n");
@@ -119,8 +122,10 @@ TEST_F(CgroupsTest, PauseFreezesAndResumeThaws) {
   SKIP_UNLESS_FEATURE(RuntimeSupportsCgroups(), "cgroup support");
   std::string out = MakeDir("out");
   std::string id = NewId();
-  json c = Config(id, {"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done"});
-  c["mounts"].push_back({{"destination", "/out"}, {"type", "bind"}, {"source", out}, {"options", {"rbind"}}});
+  json c = Config(
+      id, {"sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done"});
+  c["mounts"].push_back(
+      {{"destination", "/out"}, {"type", "bind"}, {"source", out}, {"options", {"rbind"}}});
   CreateAndStart(id, c);
   ASSERT_TRUE(WaitUntil([&] { return !ReadFileOr(out + "/count").empty(); }));
   ExecResult p = Runtime({"pause", id});
@@ -154,12 +159,15 @@ TEST_F(CgroupsTest, DeleteForceKillsAPausedContainer) {
 TEST_F(CgroupsTest, KillAllSignalsEveryProcessWithoutPidNamespace) {
   std::string id = NewId();
   std::string t1 = "9" + std::to_string(getpid()) + "1", t2 = "9" + std::to_string(getpid()) + "2";
-  CreateAndStart(id, WithoutPidNs(Config(id, {"sh", "-c", "sleep " + t1 + " & sleep " + t2 + " & wait"})));
-  ASSERT_TRUE(WaitUntil([&] { return ProcessesWithArg(t1).size() == 1 && ProcessesWithArg(t2).size() == 1; }));
+  CreateAndStart(
+      id, WithoutPidNs(Config(id, {"sh", "-c", "sleep " + t1 + " & sleep " + t2 + " & wait"})));
+  ASSERT_TRUE(WaitUntil(
+      [&] { return ProcessesWithArg(t1).size() == 1 && ProcessesWithArg(t2).size() == 1; }));
   ExecResult k = Runtime({"kill", "--all", id, "KILL"});
   EXPECT_EQ(k.exit_code, 0) << Describe(k);
-  EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(t1).empty() && ProcessesWithArg(t2).empty(); }))
-      << "kill --all left processes";
+  EXPECT_TRUE(WaitUntil([&] {
+    return ProcessesWithArg(t1).empty() && ProcessesWithArg(t2).empty();
+  })) << "kill --all left processes";
   EXPECT_TRUE(WaitForStatus(id, "stopped"));
 }
 
@@ -170,7 +178,8 @@ TEST_F(CgroupsTest, DeleteForceKillsEveryProcessWithoutPidNamespace) {
   ASSERT_TRUE(WaitUntil([&] { return ProcessesWithArg(t1).size() == 1; }));
   ExecResult d = Runtime({"delete", "--force", id});
   EXPECT_EQ(d.exit_code, 0) << Describe(d);
-  EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(t1).empty(); })) << "a child of init survived delete --force";
+  EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(t1).empty(); }))
+      << "a child of init survived delete --force";
   ExpectNoTrace(id);
 }
 

@@ -1,7 +1,6 @@
 // Global flags and small verbs that callers depend on: --log/--log-format json (containerd reads
 // runc's errors from that file), spec, features, annotations in state, --no-pivot.
 #include <gmock/gmock.h>
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,7 +18,8 @@ TEST_F(CliTest, LogFormatJsonWritesErrorsToTheLogFile) {
   std::string log = tmp_ + "/runtime-log.json";
   WriteBundle(id, Config(id, {"/nonexistent"}));
   Track(id);
-  ExecResult r = Runtime({"--log", log, "--log-format", "json", "create", "--bundle", BundleDir(id), id});
+  ExecResult r =
+      Runtime({"--log", log, "--log-format", "json", "create", "--bundle", BundleDir(id), id});
   ASSERT_NE(r.exit_code, 0) << Describe(r);
   std::string text = ReadFileOr(log);
   ASSERT_FALSE(text.empty()) << "nothing written to --log";
@@ -29,7 +29,9 @@ TEST_F(CliTest, LogFormatJsonWritesErrorsToTheLogFile) {
     json j = json::parse(line, nullptr, false);
     ASSERT_FALSE(j.is_discarded()) << "log line is not JSON: " << line;
     EXPECT_TRUE(j.contains("level") && j.contains("msg") && j.contains("time")) << line;
-    if (j["level"] == "error" && j["msg"].get<std::string>().find("/nonexistent") != std::string::npos) found = true;
+    if (j["level"] == "error" &&
+        j["msg"].get<std::string>().find("/nonexistent") != std::string::npos)
+      found = true;
   }
   EXPECT_TRUE(found) << "no error entry naming /nonexistent in:\n" << text;
   ExpectNoTrace(id);
@@ -91,11 +93,12 @@ TEST_F(CliTest, FeaturesPrintsJson) {
   EXPECT_TRUE(f["ociVersionMax"].is_string());
   std::set<std::string> hooks;
   for (auto& h : f["hooks"]) hooks.insert(h);
-  EXPECT_EQ(hooks, (std::set<std::string>{"prestart", "createRuntime", "createContainer", "startContainer",
-                                          "poststart", "poststop"}));
+  EXPECT_EQ(hooks, (std::set<std::string>{"prestart", "createRuntime", "createContainer",
+                                          "startContainer", "poststart", "poststop"}));
   std::set<std::string> ns;
   for (auto& n : f["linux"]["namespaces"]) ns.insert(n);
-  for (auto want : {"pid", "network", "ipc", "uts", "mount", "user", "cgroup"}) EXPECT_TRUE(ns.count(want)) << want;
+  for (auto want : {"pid", "network", "ipc", "uts", "mount", "user", "cgroup"})
+    EXPECT_TRUE(ns.count(want)) << want;
 }
 
 TEST_F(CliTest, VersionPrintsTheSpecVersion) {
@@ -134,15 +137,17 @@ TEST_F(CliTest, StateCreatedIsAnRfc3339Timestamp) {
   EXPECT_EQ(created[13], ':');
   EXPECT_EQ(created.back(), 'Z') << created;
   time_t now = time(nullptr);
-  struct tm tm{};
+  struct tm tm {};
   ASSERT_NE(strptime(created.c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr) << created;
-  EXPECT_LT(std::abs(static_cast<long>(timegm(&tm) - now)), 60L) << "created is not now: " << created;
+  EXPECT_LT(std::abs(static_cast<long>(timegm(&tm) - now)), 60L)
+      << "created is not now: " << created;
 }
 
 TEST_F(CliTest, RunWithNoPivot) {
   std::string id = NewId();
-  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", "cat /proc/self/mountinfo | wc -l >/dev/null; echo ok"}),
-                              {"--no-pivot"});
+  ExecResult r = RunContainer(
+      id, Config(id, {"sh", "-c", "cat /proc/self/mountinfo | wc -l >/dev/null; echo ok"}),
+      {"--no-pivot"});
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "ok\n");
 }

@@ -1,7 +1,6 @@
 // `exec`: a new process in a running container's namespaces, from flags or --process.
-#include <gmock/gmock.h>
-
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -21,13 +20,17 @@ class ExecTest : public RuntimeTest {
     json c = Config(id_, {"sleep", "30"});
     c["hostname"] = "exec-target";
     c["process"]["env"].push_back("FROM_CONFIG=yes");
-    c["mounts"].push_back({{"destination", "/out"}, {"type", "bind"}, {"source", out_}, {"options", {"rbind", "rw"}}});
+    c["mounts"].push_back({{"destination", "/out"},
+                           {"type", "bind"},
+                           {"source", out_},
+                           {"options", {"rbind", "rw"}}});
     CreateAndStart(id_, c);
     init_pid_ = State(id_)["pid"].get<pid_t>();
   }
   std::string Ns(pid_t pid, const std::string& t) {
     char buf[128] = {};
-    ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/ns/" + t).c_str(), buf, sizeof buf - 1);
+    ssize_t n =
+        readlink(("/proc/" + std::to_string(pid) + "/ns/" + t).c_str(), buf, sizeof buf - 1);
     return n > 0 ? std::string(buf, n) : "?";
   }
   std::string id_, out_;
@@ -41,8 +44,9 @@ TEST_F(ExecTest, ExecRunsACommand) {
 }
 
 TEST_F(ExecTest, ExecJoinsTheContainersNamespaces) {
-  ExecResult r = Runtime({"exec", id_, "sh", "-c",
-                          "hostname; echo $$; for n in pid net ipc uts mnt; do readlink /proc/self/ns/$n; done"});
+  ExecResult r = Runtime(
+      {"exec", id_, "sh", "-c",
+       "hostname; echo $$; for n in pid net ipc uts mnt; do readlink /proc/self/ns/$n; done"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 7u) << r.out;
@@ -67,15 +71,15 @@ TEST_F(ExecTest, ExecStderrPassesThrough) {
 }
 
 TEST_F(ExecTest, ExecWithEnvCwdAndUser) {
-  ExecResult r = Runtime({"exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:100", id_, "sh", "-c",
-                          "echo $FOO; echo $FROM_CONFIG; pwd; id -u; id -g"});
+  ExecResult r = Runtime({"exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:100", id_,
+                          "sh", "-c", "echo $FOO; echo $FROM_CONFIG; pwd; id -u; id -g"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "bar\nyes\n/tmp\n1000\n100\n");
 }
 
 TEST_F(ExecTest, ExecWithAdditionalGroups) {
-  ExecResult r = Runtime({"exec", "--user", "1000:1000", "--additional-gids", "10", "--additional-gids", "5", id_,
-                          "grep", "^Groups:", "/proc/self/status"});
+  ExecResult r = Runtime({"exec", "--user", "1000:1000", "--additional-gids", "10",
+                          "--additional-gids", "5", id_, "grep", "^Groups:", "/proc/self/status"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto f = SplitWs(r.out);
   ASSERT_EQ(f.size(), 3u) << r.out;
@@ -83,23 +87,27 @@ TEST_F(ExecTest, ExecWithAdditionalGroups) {
 }
 
 TEST_F(ExecTest, ExecUsesTheContainersCapabilitiesAndNoNewPrivs) {
-  ExecResult r = Runtime({"exec", id_, "grep", "-E", "^(CapEff|CapBnd|NoNewPrivs):", "/proc/self/status"});
+  ExecResult r =
+      Runtime({"exec", id_, "grep", "-E", "^(CapEff|CapBnd|NoNewPrivs):", "/proc/self/status"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto st = ParseStatus(r.out);
   char buf[32];
   snprintf(buf, sizeof buf, "%016llx",
-           static_cast<unsigned long long>(CapMask({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"})));
+           static_cast<unsigned long long>(
+               CapMask({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"})));
   EXPECT_EQ(st["CapEff"], buf);
   EXPECT_EQ(st["CapBnd"], buf);
   EXPECT_EQ(st["NoNewPrivs"], "1");
 }
 
 TEST_F(ExecTest, ExecFromProcessJson) {
-  json p = {{"terminal", false},
-            {"user", {{"uid", 1000}, {"gid", 1000}}},
-            {"args", {"sh", "-c", "echo $X; pwd; id -u; cat /proc/self/oom_score_adj >/dev/null; echo done"}},
-            {"env", {"PATH=/bin", "X=from-process-json"}},
-            {"cwd", "/home/user"}};
+  json p = {
+      {"terminal", false},
+      {"user", {{"uid", 1000}, {"gid", 1000}}},
+      {"args",
+       {"sh", "-c", "echo $X; pwd; id -u; cat /proc/self/oom_score_adj >/dev/null; echo done"}},
+      {"env", {"PATH=/bin", "X=from-process-json"}},
+      {"cwd", "/home/user"}};
   std::string path = tmp_ + "/process.json";
   WriteFile(path, p.dump());
   ExecResult r = Runtime({"exec", "--process", path, id_});
@@ -150,7 +158,8 @@ TEST_F(ExecTest, ExecPreservesFds) {
   std::string path = tmp_ + "/exec-fd3";
   WriteFile(path, "exec fd 3\n");
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ExecResult r = Runtime({"exec", "--preserve-fds", "1", id_, "sh", "-c", "cat <&3"}, {.extra_fds = {{3, fd}}});
+  ExecResult r = Runtime({"exec", "--preserve-fds", "1", id_, "sh", "-c", "cat <&3"},
+                         {.extra_fds = {{3, fd}}});
   close(fd);
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "exec fd 3\n");

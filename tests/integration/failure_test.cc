@@ -1,7 +1,6 @@
 // A create that fails at any step leaves nothing behind (no state, process, cgroup or host mount),
 // and hostile configs and rootfs symlinks cannot make a mount land outside the rootfs.
 #include <gmock/gmock.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,13 +18,15 @@ class FailureCleanupTest : public RuntimeTest {
   // A unique argument for the container's process, to find any leftover by its command line.
   std::string Token() { return "8" + std::to_string(getpid()) + std::to_string(++token_n_); }
   // Runs create, expects it to fail, and checks nothing was left anywhere.
-  ExecResult ExpectCreateFailsCleanly(const std::string& id, const json& c, const std::string& token) {
+  ExecResult ExpectCreateFailsCleanly(const std::string& id, const json& c,
+                                      const std::string& token) {
     size_t mounts_before = HostMountCount();
     ExecResult r = Create(id, c);
     EXPECT_NE(r.exit_code, 0) << Describe(r);
     EXPECT_FALSE(r.timed_out);
     ExpectNoTrace(id);
-    EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(token).empty(); }, 3s)) << "a container process was left";
+    EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(token).empty(); }, 3s))
+        << "a container process was left";
     EXPECT_EQ(HostMountCount(), mounts_before) << "a mount was left on the host";
     ExecResult st = Runtime({"state", id});
     EXPECT_NE(st.exit_code, 0) << "state still knows the failed container: " << st.out;
@@ -38,7 +39,8 @@ TEST_F(FailureCleanupTest, NonexistentBindMountSource) {
   std::string id = NewId(), token = Token();
   std::string missing = tmp_ + "/no-such-source";
   json c = Config(id, {"sleep", token});
-  c["mounts"].push_back({{"destination", "/data"}, {"type", "bind"}, {"source", missing}, {"options", {"rbind"}}});
+  c["mounts"].push_back(
+      {{"destination", "/data"}, {"type", "bind"}, {"source", missing}, {"options", {"rbind"}}});
   ExecResult r = ExpectCreateFailsCleanly(id, c, token);
   EXPECT_THAT(r.err, HasSubstr(missing));
   EXPECT_THAT(r.err, HasSubstr("no such file or directory"));
@@ -48,10 +50,14 @@ TEST_F(FailureCleanupTest, MountFailsAfterEarlierMountsSucceeded) {
   std::string id = NewId(), token = Token();
   std::string ok = MakeDir("ok-src");
   json c = Config(id, {"sleep", token});
-  c["mounts"].push_back({{"destination", "/a"}, {"type", "bind"}, {"source", ok}, {"options", {"rbind"}}});
-  c["mounts"].push_back({{"destination", "/b"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m"}}});
   c["mounts"].push_back(
-      {{"destination", "/c"}, {"type", "no-such-fstype"}, {"source", "none"}, {"options", json::array()}});
+      {{"destination", "/a"}, {"type", "bind"}, {"source", ok}, {"options", {"rbind"}}});
+  c["mounts"].push_back(
+      {{"destination", "/b"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m"}}});
+  c["mounts"].push_back({{"destination", "/c"},
+                         {"type", "no-such-fstype"},
+                         {"source", "none"},
+                         {"options", json::array()}});
   ExpectCreateFailsCleanly(id, c, token);
 }
 
@@ -163,7 +169,8 @@ class HostileRootfsTest : public RuntimeTest {
     std::string id = NewId();
     json c = Config(id, {"sh", "-c", "cat " + list + "/from-src"});
     c["root"]["path"] = rootfs_;
-    c["mounts"].push_back({{"destination", dest}, {"type", "bind"}, {"source", src_}, {"options", {"rbind"}}});
+    c["mounts"].push_back(
+        {{"destination", dest}, {"type", "bind"}, {"source", src_}, {"options", {"rbind"}}});
     return RunContainer(id, c);
   }
   std::string rootfs_, src_;
@@ -187,7 +194,8 @@ TEST_F(HostileRootfsTest, AbsoluteSymlinkToHostEtcIsResolvedInsideTheRootfs) {
 TEST_F(HostileRootfsTest, RelativeSymlinkClimbingOutIsResolvedInsideTheRootfs) {
   // rootfs/evil -> ../../../../../<host dir>; `..` at the rootfs root stays at the root.
   std::string host_dir = MakeDir("host-target");
-  ASSERT_EQ(symlink(("../../../../../../../.." + host_dir).c_str(), (rootfs_ + "/evil").c_str()), 0);
+  ASSERT_EQ(symlink(("../../../../../../../.." + host_dir).c_str(), (rootfs_ + "/evil").c_str()),
+            0);
   size_t mounts_before = HostMountCount();
   ExecResult r = RunWithMountAt("/evil/x", host_dir + "/x");
   EXPECT_FALSE(PathExists(host_dir + "/x")) << "the mount point was created in the host dir";
@@ -215,12 +223,16 @@ TEST_F(HostileRootfsTest, SymlinkAsTheFinalMountPointComponent) {
   std::string id = NewId();
   json c = Config(id, {"sh", "-c", "grep -c tmpfs /proc/self/mountinfo >/dev/null; echo ok"});
   c["root"]["path"] = rootfs_;
-  c["mounts"].push_back({{"destination", "/target"}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", {"size=1m"}}});
+  c["mounts"].push_back({{"destination", "/target"},
+                         {"type", "tmpfs"},
+                         {"source", "tmpfs"},
+                         {"options", {"size=1m"}}});
   size_t mounts_before = HostMountCount();
   ExecResult r = RunContainer(id, c);
   bool escaped = PathExists("/etc/" + name);
   if (escaped) rmdir(("/etc/" + name).c_str());
-  EXPECT_FALSE(escaped) << "the runtime created " << "/etc/" << name << " on the host";
+  EXPECT_FALSE(escaped) << "the runtime created "
+                        << "/etc/" << name << " on the host";
   EXPECT_EQ(HostMountCount(), mounts_before);
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
 }

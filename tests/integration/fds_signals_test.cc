@@ -1,8 +1,7 @@
 // File descriptors the container gets (--preserve-fds, LISTEN_FDS) and does not get (the
 // runtime's own, its cwd), and signals `run` forwards to the container.
-#include <gmock/gmock.h>
-
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -34,8 +33,9 @@ TEST_F(FdsTest, PreserveFdsPassesExtraFds) {
   int fd3 = OpenWith("fd3", "content of fd 3\n");
   int fd4 = OpenWith("fd4", "content of fd 4\n");
   std::string id = NewId();
-  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", std::string("cat <&3; cat <&4; ") + kListFds}),
-                              {"--preserve-fds", "2"}, {.extra_fds = {{3, fd3}, {4, fd4}}});
+  ExecResult r =
+      RunContainer(id, Config(id, {"sh", "-c", std::string("cat <&3; cat <&4; ") + kListFds}),
+                   {"--preserve-fds", "2"}, {.extra_fds = {{3, fd3}, {4, fd4}}});
   close(fd3);
   close(fd4);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -49,7 +49,8 @@ TEST_F(FdsTest, PreserveFdsPassesExtraFds) {
 TEST_F(FdsTest, PreserveFdsWithCreateAndStart) {
   int fd3 = OpenWith("fd3", "preserved across create\n");
   std::string id = NewId();
-  ExecResult c = Create(id, Config(id, {"sh", "-c", "cat <&3"}), {"--preserve-fds", "1"}, {.extra_fds = {{3, fd3}}});
+  ExecResult c = Create(id, Config(id, {"sh", "-c", "cat <&3"}), {"--preserve-fds", "1"},
+                        {.extra_fds = {{3, fd3}}});
   close(fd3);
   ASSERT_EQ(c.exit_code, 0) << Describe(c);
   ASSERT_EQ(Runtime({"start", id}).exit_code, 0);
@@ -60,8 +61,10 @@ TEST_F(FdsTest, PreserveFdsWithCreateAndStart) {
 TEST_F(FdsTest, ListenFdsArePassedForSocketActivation) {
   int fd3 = OpenWith("listen", "activated\n");
   std::string id = NewId();
-  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", std::string("cat <&3; echo $LISTEN_FDS $LISTEN_PID; ") + kListFds}),
-                              {}, {.env = {{"LISTEN_FDS", "1"}}, .extra_fds = {{3, fd3}}, .set_listen_pid = true});
+  ExecResult r = RunContainer(
+      id,
+      Config(id, {"sh", "-c", std::string("cat <&3; echo $LISTEN_FDS $LISTEN_PID; ") + kListFds}),
+      {}, {.env = {{"LISTEN_FDS", "1"}}, .extra_fds = {{3, fd3}}, .set_listen_pid = true});
   close(fd3);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
@@ -77,7 +80,8 @@ TEST_F(FdsTest, TheRuntimesFdsDoNotLeakIntoTheContainer) {
   int fd3 = OpenWith("leak3", "must not be seen\n");
   int fd4 = OpenWith("leak4", "must not be seen\n");
   std::string id = NewId();
-  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", kListFds}), {}, {.extra_fds = {{3, fd3}, {4, fd4}}});
+  ExecResult r =
+      RunContainer(id, Config(id, {"sh", "-c", kListFds}), {}, {.extra_fds = {{3, fd3}, {4, fd4}}});
   close(fd3);
   close(fd4);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -98,7 +102,10 @@ TEST_F(FdsTest, ContainerCwdIsNotAHostDirectory) {
   // CVE-2024-21626 class: no host directory may be reachable as the process's cwd or an fd.
   std::string id = NewId();
   ExecResult r = RunContainer(
-      id, Config(id, {"sh", "-c", "readlink /proc/self/cwd; cd ..; pwd; ls /proc/self/cwd/../ | grep -c berth-it"}));
+      id,
+      Config(id,
+             {"sh", "-c",
+              "readlink /proc/self/cwd; cd ..; pwd; ls /proc/self/cwd/../ | grep -c berth-it"}));
   auto lines = SplitLines(r.out);
   ASSERT_GE(lines.size(), 3u) << Describe(r);
   EXPECT_EQ(lines[0], "/");
@@ -109,14 +116,16 @@ TEST_F(FdsTest, ContainerCwdIsNotAHostDirectory) {
 TEST_F(FdsTest, ExecCwdIsNotAHostDirectory) {
   std::string id = NewId();
   CreateAndStart(id, Config(id, {"sleep", "30"}));
-  ExecResult r = Runtime({"exec", "--cwd", "/tmp", id, "sh", "-c", "readlink /proc/self/cwd; readlink /proc/self/root"});
+  ExecResult r = Runtime({"exec", "--cwd", "/tmp", id, "sh", "-c",
+                          "readlink /proc/self/cwd; readlink /proc/self/root"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "/tmp\n/\n");
 }
 
 // Climbing `..` from the cwd must reach the container's root; from a host directory it would not.
 constexpr const char* kCwdContained =
-    "[ \"$(stat -c %d:%i /)\" = \"$(cd ../../../../../../../../../.. && stat -c %d:%i .)\" ] && echo contained "
+    "[ \"$(stat -c %d:%i /)\" = \"$(cd ../../../../../../../../../.. && stat -c %d:%i .)\" ] && "
+    "echo contained "
     "|| echo ESCAPED";
 
 TEST_F(FdsTest, LeakedFdAsCwdCannotEscape_CVE_2024_21626) {
@@ -140,7 +149,8 @@ TEST_F(FdsTest, LeakedFdAsExecCwdCannotEscape_CVE_2024_21626) {
   CreateAndStart(id, Config(id, {"sleep", "30"}));
   for (int n = 3; n <= 9; ++n) {
     SCOPED_TRACE("exec --cwd /proc/self/fd/" + std::to_string(n));
-    ExecResult r = Runtime({"exec", "--cwd", "/proc/self/fd/" + std::to_string(n), id, "sh", "-c", kCwdContained});
+    ExecResult r = Runtime(
+        {"exec", "--cwd", "/proc/self/fd/" + std::to_string(n), id, "sh", "-c", kCwdContained});
     EXPECT_THAT(r.out, ::testing::Not(HasSubstr("ESCAPED"))) << Describe(r);
     if (r.exit_code == 0) {
       EXPECT_EQ(r.out, "contained\n");
@@ -153,9 +163,11 @@ class SignalsTest : public RuntimeTest {};
 TEST_F(SignalsTest, RunForwardsSigtermToTheContainer) {
   std::string id = NewId();
   Track(id);
-  WriteBundle(id, Config(id, {"sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"}));
+  WriteBundle(id, Config(id, {"sh", "-c",
+                              "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done"}));
   Process run = SpawnRuntime({"run", "--bundle", BundleDir(id), id});
-  ASSERT_TRUE(WaitUntil([&] { return run.ReadStdout() == "ready\n"; })) << "container never got ready";
+  ASSERT_TRUE(WaitUntil([&] { return run.ReadStdout() == "ready\n"; }))
+      << "container never got ready";
   ASSERT_EQ(kill(run.pid(), SIGTERM), 0);
   ExecResult r = run.Wait(10s);
   EXPECT_EQ(r.exit_code, 42) << Describe(r);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 // Not <sys/mount.h>: berth's src/sys/mount.h shadows it on the include path.
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,7 +20,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <poll.h>
 #include <sstream>
 
 namespace fs = std::filesystem;
@@ -67,8 +67,8 @@ struct SuiteEnvironment : public ::testing::Environment {
   }
   std::string dir;
 };
-SuiteEnvironment* g_env = static_cast<SuiteEnvironment*>(
-    ::testing::AddGlobalTestEnvironment(new SuiteEnvironment));
+SuiteEnvironment* g_env =
+    static_cast<SuiteEnvironment*>(::testing::AddGlobalTestEnvironment(new SuiteEnvironment));
 
 std::atomic<int> g_counter{0};
 // Children the harness spawned and waits for itself; ReapChildren leaves them alone.
@@ -193,7 +193,8 @@ Process Process::Spawn(const std::vector<std::string>& argv, const std::string& 
   p.start_ = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
-    if (opts.set_listen_pid) snprintf(listen_pid_buf, sizeof listen_pid_buf, "LISTEN_PID=%d", getpid());
+    if (opts.set_listen_pid)
+      snprintf(listen_pid_buf, sizeof listen_pid_buf, "LISTEN_PID=%d", getpid());
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -209,7 +210,8 @@ Process Process::Spawn(const std::vector<std::string>& argv, const std::string& 
     int hi = 200;
     int in2 = fcntl(in, F_DUPFD, hi), o2 = fcntl(o, F_DUPFD, hi), e2 = fcntl(e, F_DUPFD, hi);
     std::vector<std::pair<int, int>> extras;
-    for (auto& [target, source] : opts.extra_fds) extras.push_back({target, fcntl(source, F_DUPFD, hi)});
+    for (auto& [target, source] : opts.extra_fds)
+      extras.push_back({target, fcntl(source, F_DUPFD, hi)});
     dup2(in2, 0);
     dup2(o2, 1);
     dup2(e2, 2);
@@ -256,7 +258,9 @@ ExecResult Process::Wait(std::optional<std::chrono::milliseconds> timeout) {
       kill(pid_, SIGKILL);
       break;
     }
-    struct pollfd pfd{pidfd_, POLLIN, 0};
+    struct pollfd pfd {
+      pidfd_, POLLIN, 0
+    };
     int rc = poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 50)));
     if (rc > 0) break;
     if (rc < 0 && errno != EINTR) break;
@@ -389,7 +393,8 @@ void RemoveTree(const std::string& path) {
   auto mounts = ParseMountInfo(ReadFileOr("/proc/self/mountinfo"));
   std::vector<std::string> below;
   for (auto& m : mounts)
-    if (m.mount_point == path || m.mount_point.rfind(path + "/", 0) == 0) below.push_back(m.mount_point);
+    if (m.mount_point == path || m.mount_point.rfind(path + "/", 0) == 0)
+      below.push_back(m.mount_point);
   std::sort(below.rbegin(), below.rend());
   for (auto& mp : below) {
     ADD_FAILURE() << "a mount was left on the host at " << mp;
@@ -410,21 +415,47 @@ std::map<std::string, std::string> ParseStatus(const std::string& text) {
 }
 
 uint64_t CapMask(const std::vector<std::string>& cap_names) {
-  static const std::map<std::string, int> kCaps = {
-      {"CAP_CHOWN", 0},          {"CAP_DAC_OVERRIDE", 1},    {"CAP_DAC_READ_SEARCH", 2},
-      {"CAP_FOWNER", 3},         {"CAP_FSETID", 4},          {"CAP_KILL", 5},
-      {"CAP_SETGID", 6},         {"CAP_SETUID", 7},          {"CAP_SETPCAP", 8},
-      {"CAP_LINUX_IMMUTABLE", 9}, {"CAP_NET_BIND_SERVICE", 10}, {"CAP_NET_BROADCAST", 11},
-      {"CAP_NET_ADMIN", 12},     {"CAP_NET_RAW", 13},        {"CAP_IPC_LOCK", 14},
-      {"CAP_IPC_OWNER", 15},     {"CAP_SYS_MODULE", 16},     {"CAP_SYS_RAWIO", 17},
-      {"CAP_SYS_CHROOT", 18},    {"CAP_SYS_PTRACE", 19},     {"CAP_SYS_PACCT", 20},
-      {"CAP_SYS_ADMIN", 21},     {"CAP_SYS_BOOT", 22},       {"CAP_SYS_NICE", 23},
-      {"CAP_SYS_RESOURCE", 24},  {"CAP_SYS_TIME", 25},       {"CAP_SYS_TTY_CONFIG", 26},
-      {"CAP_MKNOD", 27},         {"CAP_LEASE", 28},          {"CAP_AUDIT_WRITE", 29},
-      {"CAP_AUDIT_CONTROL", 30}, {"CAP_SETFCAP", 31},        {"CAP_MAC_OVERRIDE", 32},
-      {"CAP_MAC_ADMIN", 33},     {"CAP_SYSLOG", 34},         {"CAP_WAKE_ALARM", 35},
-      {"CAP_BLOCK_SUSPEND", 36}, {"CAP_AUDIT_READ", 37},     {"CAP_PERFMON", 38},
-      {"CAP_BPF", 39},           {"CAP_CHECKPOINT_RESTORE", 40}};
+  static const std::map<std::string, int> kCaps = {{"CAP_CHOWN", 0},
+                                                   {"CAP_DAC_OVERRIDE", 1},
+                                                   {"CAP_DAC_READ_SEARCH", 2},
+                                                   {"CAP_FOWNER", 3},
+                                                   {"CAP_FSETID", 4},
+                                                   {"CAP_KILL", 5},
+                                                   {"CAP_SETGID", 6},
+                                                   {"CAP_SETUID", 7},
+                                                   {"CAP_SETPCAP", 8},
+                                                   {"CAP_LINUX_IMMUTABLE", 9},
+                                                   {"CAP_NET_BIND_SERVICE", 10},
+                                                   {"CAP_NET_BROADCAST", 11},
+                                                   {"CAP_NET_ADMIN", 12},
+                                                   {"CAP_NET_RAW", 13},
+                                                   {"CAP_IPC_LOCK", 14},
+                                                   {"CAP_IPC_OWNER", 15},
+                                                   {"CAP_SYS_MODULE", 16},
+                                                   {"CAP_SYS_RAWIO", 17},
+                                                   {"CAP_SYS_CHROOT", 18},
+                                                   {"CAP_SYS_PTRACE", 19},
+                                                   {"CAP_SYS_PACCT", 20},
+                                                   {"CAP_SYS_ADMIN", 21},
+                                                   {"CAP_SYS_BOOT", 22},
+                                                   {"CAP_SYS_NICE", 23},
+                                                   {"CAP_SYS_RESOURCE", 24},
+                                                   {"CAP_SYS_TIME", 25},
+                                                   {"CAP_SYS_TTY_CONFIG", 26},
+                                                   {"CAP_MKNOD", 27},
+                                                   {"CAP_LEASE", 28},
+                                                   {"CAP_AUDIT_WRITE", 29},
+                                                   {"CAP_AUDIT_CONTROL", 30},
+                                                   {"CAP_SETFCAP", 31},
+                                                   {"CAP_MAC_OVERRIDE", 32},
+                                                   {"CAP_MAC_ADMIN", 33},
+                                                   {"CAP_SYSLOG", 34},
+                                                   {"CAP_WAKE_ALARM", 35},
+                                                   {"CAP_BLOCK_SUSPEND", 36},
+                                                   {"CAP_AUDIT_READ", 37},
+                                                   {"CAP_PERFMON", 38},
+                                                   {"CAP_BPF", 39},
+                                                   {"CAP_CHECKPOINT_RESTORE", 40}};
   uint64_t mask = 0;
   for (auto& n : cap_names) {
     auto it = kCaps.find(n);
@@ -518,7 +549,8 @@ void BuildRootfs(const std::string& dir) {
 void ChownTree(const std::string& dir, uid_t uid, gid_t gid) {
   lchown(dir.c_str(), uid, gid);
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
     struct stat st;
     if (lstat(it->path().c_str(), &st) != 0) continue;
     uid_t u = st.st_uid == 0 ? uid : uid + st.st_uid;
@@ -546,7 +578,8 @@ json DefaultConfig(const std::string& rootfs, const std::string& id) {
        {{"terminal", false},
         {"user", {{"uid", 0}, {"gid", 0}}},
         {"args", {"sh"}},
-        {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+        {"env",
+         {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
         {"cwd", "/"},
         {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
         {"rlimits", {{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}}},
@@ -578,20 +611,28 @@ json DefaultConfig(const std::string& rootfs, const std::string& id) {
       {"linux",
        {{"cgroupsPath", "/berth-it-" + id},
         {"namespaces",
-         {{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}}},
+         {{{"type", "pid"}},
+          {{"type", "network"}},
+          {{"type", "ipc"}},
+          {{"type", "uts"}},
+          {{"type", "mount"}}}},
         {"maskedPaths",
          {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
-        {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+          "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+          "/proc/scsi"}},
+        {"readonlyPaths",
+         {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
 }
 
 // ---- the fixture ------------------------------------------------------------------------------
 
 void RuntimeTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
-  if (access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs /bin/busybox (busybox-static) for the rootfs";
+  if (access("/bin/busybox", X_OK) != 0)
+    GTEST_SKIP() << "needs /bin/busybox (busybox-static) for the rootfs";
   if (access(RuntimePath().c_str(), X_OK) != 0)
-    GTEST_SKIP() << "runtime " << RuntimePath() << " not built (set BERTH_TEST_RUNTIME=runc to check the tests)";
+    GTEST_SKIP() << "runtime " << RuntimePath()
+                 << " not built (set BERTH_TEST_RUNTIME=runc to check the tests)";
   SharedRootfs();
   tmp_ = MakeTempDir("berth-it-");
   root_ = tmp_ + "/root";
@@ -675,7 +716,8 @@ ExecResult RuntimeTest::RunSh(const std::string& script, const std::function<voi
 }
 
 ExecResult RuntimeTest::Create(const std::string& id, const json& config,
-                               const std::vector<std::string>& extra_args, const SpawnOptions& opts) {
+                               const std::vector<std::string>& extra_args,
+                               const SpawnOptions& opts) {
   Track(id);
   std::string bundle = WriteBundle(id, config);
   std::vector<std::string> args = {"create", "--bundle", bundle};
@@ -684,7 +726,8 @@ ExecResult RuntimeTest::Create(const std::string& id, const json& config,
   ExecResult r = Runtime(args, opts);
   if (r.ok()) {
     json st = State(id);
-    if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer() && st["pid"].get<int>() > 0)
+    if (st.is_object() && st.contains("pid") && st["pid"].is_number_integer() &&
+        st["pid"].get<int>() > 0)
       TrackPid(st["pid"].get<pid_t>());
   }
   return r;

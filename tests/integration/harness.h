@@ -7,19 +7,18 @@
 // test created and then checks nothing is left behind (state entry, init process, cgroup).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 #include <time.h>
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace berth::it {
 
@@ -46,7 +45,7 @@ struct ExecResult {
   bool timed_out = false;  // killed by the harness after the timeout
   std::string out;         // everything written to stdout (file-backed, so it survives the call)
   std::string err;
-  std::string out_path;    // where stdout/stderr went (a detached container keeps writing there)
+  std::string out_path;  // where stdout/stderr went (a detached container keeps writing there)
   std::string err_path;
   std::chrono::milliseconds elapsed{0};
   bool ok() const { return exit_code == 0 && !timed_out; }
@@ -57,11 +56,11 @@ std::string Describe(const ExecResult& r);
 struct SpawnOptions {
   std::map<std::string, std::string> env;  // added to / overriding the harness's environment
   std::vector<std::string> unset_env;
-  int stdin_fd = -1;                       // default: /dev/null
-  std::map<int, int> extra_fds;            // fd number in the child -> fd in this process
-  bool set_listen_pid = false;             // LISTEN_PID=<child pid> (systemd socket activation)
-  int controlling_tty = -1;                // a pty slave: setsid, TIOCSCTTY, and it becomes 0/1/2
-  std::string cwd;                         // default: the test binary's cwd
+  int stdin_fd = -1;             // default: /dev/null
+  std::map<int, int> extra_fds;  // fd number in the child -> fd in this process
+  bool set_listen_pid = false;   // LISTEN_PID=<child pid> (systemd socket activation)
+  int controlling_tty = -1;      // a pty slave: setsid, TIOCSCTTY, and it becomes 0/1/2
+  std::string cwd;               // default: the test binary's cwd
   std::chrono::milliseconds timeout = 30s;
 };
 
@@ -133,7 +132,9 @@ bool WaitUntil(Pred pred, std::chrono::milliseconds timeout = 5s) {
     if (pred()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
     ReapChildren();
-    struct timespec ts{0, 10 * 1000 * 1000};
+    struct timespec ts {
+      0, 10 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
 }
@@ -208,13 +209,14 @@ class RuntimeTest : public ::testing::Test {
 }  // namespace berth::it
 
 // Skips a test of a feature the runtime's `features` output says it does not have (yet).
-#define SKIP_UNLESS_FEATURE(supported, what)                                                       \
-  do {                                                                                           \
-    if (!(supported)) GTEST_SKIP() << ::berth::it::RuntimeName() << " `features` reports no " << (what); \
+#define SKIP_UNLESS_FEATURE(supported, what)                                             \
+  do {                                                                                   \
+    if (!(supported))                                                                    \
+      GTEST_SKIP() << ::berth::it::RuntimeName() << " `features` reports no " << (what); \
   } while (0)
 
 // Skips the test when the runtime under test is runc and the behaviour is berth's own.
-#define SKIP_ON_RUNC(why)                                                         \
-  do {                                                                            \
-    if (::berth::it::RuntimeIsRunc()) GTEST_SKIP() << "runc differs: " << (why);  \
+#define SKIP_ON_RUNC(why)                                                        \
+  do {                                                                           \
+    if (::berth::it::RuntimeIsRunc()) GTEST_SKIP() << "runc differs: " << (why); \
   } while (0)

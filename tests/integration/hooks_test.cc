@@ -1,7 +1,6 @@
 // hooks: each of the six kinds runs at its point of the lifecycle, in order, with the state on
 // stdin and its own env; a failing or timed-out hook fails the operation and leaves nothing.
 #include <gmock/gmock.h>
-
 #include <unistd.h>
 
 #include "harness.h"
@@ -26,35 +25,46 @@ class HooksTest : public RuntimeTest {
     env.push_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
     env.push_back("HOOK_NAME=" + name);
     return {{"path", "/bin/sh"},
-            {"args", {"sh", "-c", "cat > " + hooks_ + "/" + name + ".json; env > " + hooks_ + "/" + name +
-                                      ".env; echo " + name + " >> " + hooks_ + "/order"}},
+            {"args",
+             {"sh", "-c",
+              "cat > " + hooks_ + "/" + name + ".json; env > " + hooks_ + "/" + name +
+                  ".env; echo " + name + " >> " + hooks_ + "/order"}},
             {"env", env}};
   }
   json WithHooks(json c) {
-    c["mounts"].push_back({{"destination", hooks_}, {"type", "bind"}, {"source", hooks_}, {"options", {"rbind", "rw"}}});
+    c["mounts"].push_back({{"destination", hooks_},
+                           {"type", "bind"},
+                           {"source", hooks_},
+                           {"options", {"rbind", "rw"}}});
     return c;
   }
   std::vector<std::string> Order() { return SplitLines(ReadFileOr(hooks_ + "/order")); }
-  json HookState(const std::string& name) { return json::parse(ReadFileOr(hooks_ + "/" + name + ".json"), nullptr, false); }
+  json HookState(const std::string& name) {
+    return json::parse(ReadFileOr(hooks_ + "/" + name + ".json"), nullptr, false);
+  }
 
   std::string hooks_;
 };
 
 TEST_F(HooksTest, AllHookKindsRunInLifecycleOrder) {
-  SKIP_ON_RUNC("runc 1.1 runs poststart hooks during create (before startContainer); runtime-spec "
-               "says after the user process starts, before start returns");
+  SKIP_ON_RUNC(
+      "runc 1.1 runs poststart hooks during create (before startContainer); runtime-spec "
+      "says after the user process starts, before start returns");
   std::string id = NewId();
   json c = WithHooks(Config(id, {"sleep", "30"}));
-  for (auto kind : {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
+  for (auto kind :
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
     c["hooks"][kind] = {MarkerHook(kind)};
   ExecResult cr = Create(id, c);
   ASSERT_EQ(cr.exit_code, 0) << Describe(cr);
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer")) << "after create";
+  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer"))
+      << "after create";
 
   ExecResult st = Runtime({"start", id});
   ASSERT_EQ(st.exit_code, 0) << Describe(st);
   // Both have run by the time start returns.
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer", "poststart"))
+  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer",
+                                   "poststart"))
       << "after start";
 
   ASSERT_EQ(Runtime({"kill", id, "KILL"}).exit_code, 0);
@@ -62,8 +72,8 @@ TEST_F(HooksTest, AllHookKindsRunInLifecycleOrder) {
   EXPECT_EQ(Order().size(), 5u) << "poststop must wait for delete";
   ExecResult d = Runtime({"delete", id});
   ASSERT_EQ(d.exit_code, 0) << Describe(d);
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer", "poststart",
-                                   "poststop"));
+  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer",
+                                   "poststart", "poststop"));
 }
 
 TEST_F(HooksTest, CreateStartAndDeleteHooksRunAtTheirPhase) {
@@ -74,22 +84,26 @@ TEST_F(HooksTest, CreateStartAndDeleteHooksRunAtTheirPhase) {
     c["hooks"][kind] = {MarkerHook(kind)};
   ExecResult cr = Create(id, c);
   ASSERT_EQ(cr.exit_code, 0) << Describe(cr);
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer")) << "after create";
+  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer"))
+      << "after create";
   ExecResult st = Runtime({"start", id});
   ASSERT_EQ(st.exit_code, 0) << Describe(st);
   EXPECT_TRUE(WaitUntil([&] { return Order().size() >= 4; }, 3s));
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer"));
+  EXPECT_THAT(Order(),
+              ElementsAre("prestart", "createRuntime", "createContainer", "startContainer"));
   ASSERT_EQ(Runtime({"kill", id, "KILL"}).exit_code, 0);
   ASSERT_TRUE(WaitForStatus(id, "stopped"));
   EXPECT_EQ(Order().size(), 4u) << "poststop must wait for delete";
   ASSERT_EQ(Runtime({"delete", id}).exit_code, 0);
-  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer", "poststop"));
+  EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "createContainer", "startContainer",
+                                   "poststop"));
 }
 
 TEST_F(HooksTest, HooksReceiveTheStateOnStdin) {
   std::string id = NewId();
   json c = WithHooks(Config(id, {"sleep", "30"}));
-  for (auto kind : {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
+  for (auto kind :
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"})
     c["hooks"][kind] = {MarkerHook(kind)};
   CreateAndStart(id, c);
   ASSERT_TRUE(WaitUntil([&] { return Order().size() >= 5; }, 3s));
@@ -100,14 +114,18 @@ TEST_F(HooksTest, HooksReceiveTheStateOnStdin) {
   // "created" to the create-phase hooks and to poststart (which it runs at create), "stopped" to
   // poststop.
   std::map<std::string, std::set<std::string>> statuses = {
-      {"prestart", {"creating", "created"}},        {"createRuntime", {"creating", "created"}},
-      {"createContainer", {"creating", "created"}}, {"startContainer", {"created", "running"}},
-      {"poststart", {"running"}},                   {"poststop", {"stopped"}}};
+      {"prestart", {"creating", "created"}},
+      {"createRuntime", {"creating", "created"}},
+      {"createContainer", {"creating", "created"}},
+      {"startContainer", {"created", "running"}},
+      {"poststart", {"running"}},
+      {"poststop", {"stopped"}}};
   if (RuntimeIsRunc()) statuses["poststart"].insert("created");
   for (auto& [kind, allowed] : statuses) {
     SCOPED_TRACE(kind);
     json st = HookState(kind);
-    ASSERT_TRUE(st.is_object()) << "hook stdin was not a JSON state: " << ReadFileOr(hooks_ + "/" + kind + ".json");
+    ASSERT_TRUE(st.is_object()) << "hook stdin was not a JSON state: "
+                                << ReadFileOr(hooks_ + "/" + kind + ".json");
     EXPECT_EQ(st["id"], id);
     EXPECT_TRUE(st["ociVersion"].is_string());
     EXPECT_EQ(st["bundle"], BundleDir(id));
@@ -127,7 +145,9 @@ TEST_F(HooksTest, HookGetsItsEnvAndArgs) {
   json c = Config(id, {"true"});
   c["hooks"]["createRuntime"] = {
       {{"path", "/bin/sh"},
-       {"args", {"sh", "-c", "env > " + hooks_ + "/env; echo \"$0|$1|$2\" > " + hooks_ + "/args", "zero", "one", "two words"}},
+       {"args",
+        {"sh", "-c", "env > " + hooks_ + "/env; echo \"$0|$1|$2\" > " + hooks_ + "/args", "zero",
+         "one", "two words"}},
        {"env", {"HOOK_VAR=hook value", "OTHER=1"}}}};
   ExecResult r = RunContainer(id, c);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -142,7 +162,8 @@ TEST_F(HooksTest, HookGetsItsEnvAndArgs) {
 TEST_F(HooksTest, RunAlsoRunsPoststopHooks) {
   std::string id = NewId();
   json c = WithHooks(Config(id, {"true"}));
-  for (auto kind : {"prestart", "createRuntime", "poststart", "poststop"}) c["hooks"][kind] = {MarkerHook(kind)};
+  for (auto kind : {"prestart", "createRuntime", "poststart", "poststop"})
+    c["hooks"][kind] = {MarkerHook(kind)};
   ExecResult r = RunContainer(id, c);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_THAT(Order(), ElementsAre("prestart", "createRuntime", "poststart", "poststop"));
@@ -152,16 +173,19 @@ TEST_F(HooksTest, FailingPrestartHookFailsCreateAndLeavesNothing) {
   std::string id = NewId();
   std::string token = "77001" + std::to_string(getpid() % 1000);
   json c = WithHooks(Config(id, {"sleep", token}));
-  c["hooks"]["prestart"] = {{{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo hook-says-no >&2; exit 3"}}}};
+  c["hooks"]["prestart"] = {
+      {{"path", "/bin/sh"}, {"args", {"sh", "-c", "echo hook-says-no >&2; exit 3"}}}};
   c["hooks"]["poststop"] = {MarkerHook("poststop")};
   size_t mounts_before = HostMountCount();
   ExecResult r = Create(id, c);
   EXPECT_NE(r.exit_code, 0) << Describe(r);
-  // runc: "error running hook #0: error running hook: exit status 3, stdout: , stderr: hook-says-no"
+  // runc: "error running hook #0: error running hook: exit status 3, stdout: , stderr:
+  // hook-says-no"
   EXPECT_THAT(r.err, HasSubstr("hook"));
   EXPECT_THAT(r.err, HasSubstr("hook-says-no")) << "the hook's stderr belongs in the error";
   ExpectNoTrace(id);
-  EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(token).empty(); }, 3s)) << "container process left behind";
+  EXPECT_TRUE(WaitUntil([&] { return ProcessesWithArg(token).empty(); }, 3s))
+      << "container process left behind";
   EXPECT_EQ(HostMountCount(), mounts_before);
   EXPECT_NE(Runtime({"state", id}).exit_code, 0);
 }
@@ -176,8 +200,9 @@ TEST_F(HooksTest, FailingCreateRuntimeHookFailsCreate) {
 }
 
 TEST_F(HooksTest, FailingPoststartHookOnlyWarns) {
-  SKIP_ON_RUNC("runc 1.1 runs poststart at create and fails it; runtime-spec: a failing poststart hook "
-               "is logged as a warning and the lifecycle continues");
+  SKIP_ON_RUNC(
+      "runc 1.1 runs poststart at create and fails it; runtime-spec: a failing poststart hook "
+      "is logged as a warning and the lifecycle continues");
   std::string id = NewId();
   json c = Config(id, {"sleep", "30"});
   c["hooks"]["poststart"] = {{{"path", "/bin/false"}}};

@@ -1,7 +1,6 @@
 // The runtime-spec lifecycle through the CLI: create, state, start, kill, delete, list, ps, and the
 // errors of each for wrong states and unknown ids.
 #include <gmock/gmock.h>
-
 #include <signal.h>
 #include <unistd.h>
 
@@ -18,7 +17,8 @@ class LifecycleTest : public RuntimeTest {
  protected:
   // A container whose /out is a host dir the test can watch.
   json WithOut(json c, const std::string& out) {
-    c["mounts"].push_back({{"destination", "/out"}, {"type", "bind"}, {"source", out}, {"options", {"rbind", "rw"}}});
+    c["mounts"].push_back(
+        {{"destination", "/out"}, {"type", "bind"}, {"source", out}, {"options", {"rbind", "rw"}}});
     return c;
   }
 };
@@ -30,7 +30,8 @@ TEST_F(LifecycleTest, CreateWritesPidFileAndStateIsCreated) {
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   json st = State(id);
   ASSERT_TRUE(st.is_object()) << "state printed no JSON object";
-  EXPECT_TRUE(st["ociVersion"].is_string() && !st["ociVersion"].get<std::string>().empty()) << st.dump();
+  EXPECT_TRUE(st["ociVersion"].is_string() && !st["ociVersion"].get<std::string>().empty())
+      << st.dump();
   EXPECT_EQ(st["id"], id);
   EXPECT_EQ(st["status"], "created");
   ASSERT_TRUE(st["pid"].is_number_integer()) << st.dump();
@@ -59,7 +60,10 @@ TEST_F(LifecycleTest, StartMakesStateRunningWithTheSamePid) {
 TEST_F(LifecycleTest, ProcessRunsOnlyAfterStart) {
   std::string out = MakeDir("out");
   std::string id = NewId();
-  ASSERT_EQ(Create(id, WithOut(Config(id, {"sh", "-c", "echo started > /out/marker; sleep 30"}), out)).exit_code, 0);
+  ASSERT_EQ(
+      Create(id, WithOut(Config(id, {"sh", "-c", "echo started > /out/marker; sleep 30"}), out))
+          .exit_code,
+      0);
   usleep(300 * 1000);
   EXPECT_FALSE(PathExists(out + "/marker")) << "the process ran before start";
   EXPECT_EQ(Status(id), "created");
@@ -110,11 +114,13 @@ TEST_F(LifecycleTest, KillAcceptsSignalNamesAndNumbers) {
 TEST_F(LifecycleTest, KillDefaultsToSigterm) {
   std::string out = MakeDir("out");
   std::string id = NewId();
-  CreateAndStart(id, WithOut(Config(id, {"sh", "-c",
-                                         "trap 'echo TERM > /out/got; exit 0' TERM; echo ready > /out/ready; "
-                                         "while :; do sleep 0.05; done"}),
-                             out));
-  ASSERT_TRUE(WaitUntil([&] { return PathExists(out + "/ready"); })) << "container never became ready";
+  CreateAndStart(
+      id, WithOut(Config(id, {"sh", "-c",
+                              "trap 'echo TERM > /out/got; exit 0' TERM; echo ready > /out/ready; "
+                              "while :; do sleep 0.05; done"}),
+                  out));
+  ASSERT_TRUE(WaitUntil([&] { return PathExists(out + "/ready"); }))
+      << "container never became ready";
   ExecResult k = Runtime({"kill", id});
   EXPECT_EQ(k.exit_code, 0) << Describe(k);
   EXPECT_TRUE(WaitForStatus(id, "stopped")) << "status is " << Status(id);
@@ -205,9 +211,10 @@ TEST_F(LifecycleTest, StartingAStoppedContainerFails) {
 }
 
 TEST_F(LifecycleTest, OperationsOnAnUnknownIdFailWithDoesNotExist) {
-  std::vector<std::vector<std::string>> cmds = {{"state", "ghost"}, {"start", "ghost"},     {"kill", "ghost", "KILL"},
-                                                {"delete", "ghost"}, {"ps", "ghost"},        {"exec", "ghost", "true"},
-                                                {"pause", "ghost"},  {"resume", "ghost"}};
+  std::vector<std::vector<std::string>> cmds = {
+      {"state", "ghost"},  {"start", "ghost"}, {"kill", "ghost", "KILL"},
+      {"delete", "ghost"}, {"ps", "ghost"},    {"exec", "ghost", "true"},
+      {"pause", "ghost"},  {"resume", "ghost"}};
   for (auto& cmd : cmds) {
     ExecResult r = Runtime(cmd);
     EXPECT_NE(r.exit_code, 0) << cmd[0] << ": " << Describe(r);
@@ -240,7 +247,8 @@ TEST_F(LifecycleTest, ListShowsTableQuietAndJson) {
   ASSERT_EQ(t.exit_code, 0) << Describe(t);
   auto lines = SplitLines(t.out);
   ASSERT_EQ(lines.size(), 3u) << t.out;
-  EXPECT_EQ(SplitWs(lines[0]), (std::vector<std::string>{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}));
+  EXPECT_EQ(SplitWs(lines[0]),
+            (std::vector<std::string>{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}));
   // Columns are aligned: every header column starts where its values start.
   for (size_t i = 1; i < lines.size(); ++i) {
     auto f = SplitWs(lines[i]);
@@ -282,7 +290,8 @@ TEST_F(LifecycleTest, ListWithNoContainers) {
   ASSERT_EQ(t.exit_code, 0) << Describe(t);
   auto lines = SplitLines(t.out);
   ASSERT_EQ(lines.size(), 1u) << t.out;
-  EXPECT_EQ(SplitWs(lines[0]), (std::vector<std::string>{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}));
+  EXPECT_EQ(SplitWs(lines[0]),
+            (std::vector<std::string>{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}));
   ExecResult q = Runtime({"list", "-q"});
   EXPECT_EQ(q.out, "");
   ExecResult j = Runtime({"list", "--format", "json"});
@@ -305,7 +314,8 @@ TEST_F(LifecycleTest, PsListsTheContainersProcesses) {
   })) << "ps --format json never listed 3 processes";
   std::vector<json> want = {init};
   for (auto& p : pids) EXPECT_FALSE(ProcessGone(p.get<pid_t>())) << p;
-  EXPECT_TRUE(std::find(pids.begin(), pids.end(), json(init)) != pids.end()) << "init pid missing from ps";
+  EXPECT_TRUE(std::find(pids.begin(), pids.end(), json(init)) != pids.end())
+      << "init pid missing from ps";
 
   ExecResult table = Runtime({"ps", id});
   ASSERT_EQ(table.exit_code, 0) << Describe(table);
@@ -329,10 +339,14 @@ TEST_F(LifecycleTest, RootDirIsCreatedWhenMissing) {
   std::string id = NewId();
   std::string nested = tmp_ + "/new/nested/root";
   WriteBundle(id, Config(id, {"sleep", "30"}));
-  ExecResult r = Process::Spawn({RuntimePath(), "--root", nested, "create", "--bundle", BundleDir(id), id}, tmp_).Wait();
+  ExecResult r =
+      Process::Spawn({RuntimePath(), "--root", nested, "create", "--bundle", BundleDir(id), id},
+                     tmp_)
+          .Wait();
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_TRUE(PathExists(nested + "/" + id));
-  ExecResult d = Process::Spawn({RuntimePath(), "--root", nested, "delete", "--force", id}, tmp_).Wait();
+  ExecResult d =
+      Process::Spawn({RuntimePath(), "--root", nested, "delete", "--force", id}, tmp_).Wait();
   EXPECT_EQ(d.exit_code, 0) << Describe(d);
   EXPECT_FALSE(PathExists(nested + "/" + id));
 }

@@ -1,6 +1,5 @@
 // Mounts, root.readonly, maskedPaths, readonlyPaths and /dev, as seen from inside the container.
 #include <gmock/gmock.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,19 +53,25 @@ TEST_F(MountsTest, DefaultMountsHaveTheirTypesAndFlags) {
 
 TEST_F(MountsTest, NoHostMountsAreVisible) {
   auto mounts = ContainerMounts();
-  std::set<std::string> allowed = {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"};
+  std::set<std::string> allowed = {"/",        "/proc",       "/dev", "/dev/pts",
+                                   "/dev/shm", "/dev/mqueue", "/sys"};
   for (auto& m : mounts) {
     bool ok = allowed.count(m.mount_point) || m.mount_point.rfind("/proc/", 0) == 0 ||
               m.mount_point.rfind("/sys/", 0) == 0 || m.mount_point.rfind("/dev/", 0) == 0;
-    EXPECT_TRUE(ok) << "unexpected mount in the container: " << m.mount_point << " (" << m.fstype << ")";
+    EXPECT_TRUE(ok) << "unexpected mount in the container: " << m.mount_point << " (" << m.fstype
+                    << ")";
   }
 }
 
 TEST_F(MountsTest, BindMountReadWriteIsSharedWithTheHost) {
   std::string host = MakeDir("rw-src");
   WriteFile(host + "/from-host", "hello from host\n");
-  ExecResult r = RunSh("cat /data/from-host; echo written > /data/from-container; grep ' /data ' /proc/self/mountinfo",
-                       [&](json& c) { c["mounts"].push_back(BindMount(host, "/data", {"rbind", "rw"})); });
+  ExecResult r = RunSh(
+      "cat /data/from-host; echo written > /data/from-container; grep ' /data ' "
+      "/proc/self/mountinfo",
+      [&](json& c) {
+        c["mounts"].push_back(BindMount(host, "/data", {"rbind", "rw"}));
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(SplitLines(r.out)[0], "hello from host");
   EXPECT_EQ(ReadFileOr(host + "/from-container"), "written\n");
@@ -78,9 +83,12 @@ TEST_F(MountsTest, BindMountReadWriteIsSharedWithTheHost) {
 TEST_F(MountsTest, BindMountReadOnlyRejectsWrites) {
   std::string host = MakeDir("ro-src");
   WriteFile(host + "/f", "ro content\n");
-  ExecResult r = RunSh("cat /data/f; touch /data/new; echo rc=$?; grep ' /data ' /proc/self/mountinfo", [&](json& c) {
-    c["mounts"].push_back(BindMount(host, "/data", {"rbind", "ro", "nosuid", "nodev", "noexec"}));
-  });
+  ExecResult r =
+      RunSh("cat /data/f; touch /data/new; echo rc=$?; grep ' /data ' /proc/self/mountinfo",
+            [&](json& c) {
+              c["mounts"].push_back(
+                  BindMount(host, "/data", {"rbind", "ro", "nosuid", "nodev", "noexec"}));
+            });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_GE(lines.size(), 3u) << r.out;
@@ -96,22 +104,25 @@ TEST_F(MountsTest, BindMountReadOnlyRejectsWrites) {
 TEST_F(MountsTest, BindMountOfAFileCreatesTheDestinationFile) {
   std::string host = MakeDir("file-src");
   WriteFile(host + "/resolv.conf", "nameserver 192.0.2.1\n");
-  ExecResult r = RunSh("cat /etc/berth-test/resolv.conf; stat -c %F /etc/berth-test/resolv.conf", [&](json& c) {
-    c["mounts"].push_back(BindMount(host + "/resolv.conf", "/etc/berth-test/resolv.conf", {"bind", "ro"}));
-  });
+  ExecResult r = RunSh(
+      "cat /etc/berth-test/resolv.conf; stat -c %F /etc/berth-test/resolv.conf", [&](json& c) {
+        c["mounts"].push_back(
+            BindMount(host + "/resolv.conf", "/etc/berth-test/resolv.conf", {"bind", "ro"}));
+      });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "nameserver 192.0.2.1\nregular file\n");
 }
 
 TEST_F(MountsTest, TmpfsWithSizeModeAndFlags) {
-  ExecResult r = RunSh("stat -c '%a' /scratch; grep ' /scratch ' /proc/self/mountinfo; "
-                       "cp /bin/busybox /scratch/bb && /scratch/bb true; echo exec-rc=$?",
-                       [](json& c) {
-                         c["mounts"].push_back({{"destination", "/scratch"},
-                                                {"type", "tmpfs"},
-                                                {"source", "tmpfs"},
-                                                {"options", {"nosuid", "nodev", "noexec", "size=4m", "mode=1770"}}});
-                       });
+  ExecResult r = RunSh(
+      "stat -c '%a' /scratch; grep ' /scratch ' /proc/self/mountinfo; "
+      "cp /bin/busybox /scratch/bb && /scratch/bb true; echo exec-rc=$?",
+      [](json& c) {
+        c["mounts"].push_back({{"destination", "/scratch"},
+                               {"type", "tmpfs"},
+                               {"source", "tmpfs"},
+                               {"options", {"nosuid", "nodev", "noexec", "size=4m", "mode=1770"}}});
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
@@ -119,14 +130,16 @@ TEST_F(MountsTest, TmpfsWithSizeModeAndFlags) {
   auto m = FindMount(ParseMountInfo(r.out), "/scratch");
   ASSERT_TRUE(m.has_value()) << r.out;
   EXPECT_EQ(m->fstype, "tmpfs");
-  for (auto o : {"rw", "nosuid", "nodev", "noexec", "size=4096k", "mode=1770"}) EXPECT_TRUE(m->has(o)) << "lacks " << o;
+  for (auto o : {"rw", "nosuid", "nodev", "noexec", "size=4096k", "mode=1770"})
+    EXPECT_TRUE(m->has(o)) << "lacks " << o;
   EXPECT_EQ(lines[2], "exec-rc=126") << "noexec tmpfs must refuse exec";
 }
 
 TEST_F(MountsTest, RootReadonlyMakesTheRootfsReadOnly) {
-  ExecResult r = RunSh("touch /newfile; echo rc=$?; echo ok > /dev/shm/x && cat /dev/shm/x; "
-                       "cat /proc/self/mountinfo",
-                       [](json& c) { c["root"]["readonly"] = true; });
+  ExecResult r = RunSh(
+      "touch /newfile; echo rc=$?; echo ok > /dev/shm/x && cat /dev/shm/x; "
+      "cat /proc/self/mountinfo",
+      [](json& c) { c["root"]["readonly"] = true; });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_GE(lines.size(), 3u);
@@ -142,7 +155,8 @@ TEST_F(MountsTest, RootReadonlyMakesTheRootfsReadOnly) {
 TEST_F(MountsTest, MaskedFilesReadEmpty) {
   // Only the masked files this kernel has (no /proc/kcore without CONFIG_PROC_KCORE).
   std::string script, want;
-  for (auto f : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/proc/latency_stats"}) {
+  for (auto f : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+                 "/proc/latency_stats"}) {
     if (!PathExists(f)) continue;
     script += std::string("echo ") + f + " $(wc -c < " + f + ") $(stat -c %t:%T " + f + "); ";
     // Masked files are /dev/null bind mounts: 0 bytes, char device 1:3.
@@ -168,23 +182,25 @@ TEST_F(MountsTest, MaskedDirectoryIsEmptyAndReadOnly) {
 }
 
 TEST_F(MountsTest, MaskedPathThatDoesNotExistIsIgnored) {
-  ExecResult r = RunSh("echo ok", [](json& c) { c["linux"]["maskedPaths"].push_back("/proc/does-not-exist"); });
+  ExecResult r = RunSh(
+      "echo ok", [](json& c) { c["linux"]["maskedPaths"].push_back("/proc/does-not-exist"); });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "ok\n");
 }
 
 TEST_F(MountsTest, ReadonlyPathsRejectWrites) {
   std::string host = MakeDir("ro-path-src");
-  ExecResult r = RunSh("echo 1 > /proc/sys/kernel/ns_last_pid; echo rc1=$?; "
-                       "echo x > /data/f; echo rc2=$?; grep -E ' /proc/sys | /data ' /proc/self/mountinfo",
-                       [&](json& c) {
-                         c["mounts"].push_back(BindMount(host, "/data", {"rbind", "rw"}));
-                         c["linux"]["readonlyPaths"].push_back("/data");
-                         // Even with CAP_SYS_ADMIN the read-only mount must hold.
-                         c["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
-                         c["process"]["capabilities"]["effective"].push_back("CAP_SYS_ADMIN");
-                         c["process"]["capabilities"]["permitted"].push_back("CAP_SYS_ADMIN");
-                       });
+  ExecResult r = RunSh(
+      "echo 1 > /proc/sys/kernel/ns_last_pid; echo rc1=$?; "
+      "echo x > /data/f; echo rc2=$?; grep -E ' /proc/sys | /data ' /proc/self/mountinfo",
+      [&](json& c) {
+        c["mounts"].push_back(BindMount(host, "/data", {"rbind", "rw"}));
+        c["linux"]["readonlyPaths"].push_back("/data");
+        // Even with CAP_SYS_ADMIN the read-only mount must hold.
+        c["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+        c["process"]["capabilities"]["effective"].push_back("CAP_SYS_ADMIN");
+        c["process"]["capabilities"]["permitted"].push_back("CAP_SYS_ADMIN");
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_GE(lines.size(), 4u) << r.out;
@@ -201,8 +217,9 @@ TEST_F(MountsTest, ReadonlyPathsRejectWrites) {
 }
 
 TEST_F(MountsTest, DefaultDevicesAreCharDevicesWithTheRightNumbers) {
-  ExecResult r = RunSh("for d in null zero full random urandom tty; do "
-                       "stat -c '%n %F %t:%T %a' /dev/$d; done");
+  ExecResult r = RunSh(
+      "for d in null zero full random urandom tty; do "
+      "stat -c '%n %F %t:%T %a' /dev/$d; done");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out,
             "/dev/null character special file 1:3 666\n"
@@ -214,8 +231,9 @@ TEST_F(MountsTest, DefaultDevicesAreCharDevicesWithTheRightNumbers) {
 }
 
 TEST_F(MountsTest, DefaultDevicesWork) {
-  ExecResult r = RunSh("echo gone > /dev/null; head -c 4 /dev/zero | od -An -tx1; "
-                       "echo x > /dev/full; echo full-rc=$?; head -c 16 /dev/urandom | wc -c");
+  ExecResult r = RunSh(
+      "echo gone > /dev/null; head -c 4 /dev/zero | od -An -tx1; "
+      "echo x > /dev/full; echo full-rc=$?; head -c 16 /dev/urandom | wc -c");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
@@ -229,21 +247,32 @@ TEST_F(MountsTest, DevHasNoHostDevices) {
   ExecResult r = RunSh("ls /dev | sort | tr '\\n' ' '");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   // runc also creates /dev/core -> /proc/kcore.
-  std::set<std::string> allowed = {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts", "random",
-                                   "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"};
+  std::set<std::string> allowed = {"console", "core", "fd",      "full", "mqueue", "null",
+                                   "ptmx",    "pts",  "random",  "shm",  "stderr", "stdin",
+                                   "stdout",  "tty",  "urandom", "zero"};
   for (auto& e : SplitWs(r.out)) EXPECT_TRUE(allowed.count(e)) << "unexpected /dev entry " << e;
 }
 
 TEST_F(MountsTest, LinuxDevicesCreatesTheConfiguredNode) {
-  ExecResult r = RunSh("stat -c '%F %t:%T %a %u %g' /dev/mynull /dev/sub/myzero; echo x > /dev/mynull; echo rc=$?; "
-                       "head -c 2 /dev/sub/myzero | od -An -tx1",
-                       [](json& c) {
-                         c["linux"]["devices"] = {
-                             {{"path", "/dev/mynull"}, {"type", "c"}, {"major", 1}, {"minor", 3},
-                              {"fileMode", 0620}, {"uid", 0}, {"gid", 5}},
-                             {{"path", "/dev/sub/myzero"}, {"type", "c"}, {"major", 1}, {"minor", 5},
-                              {"fileMode", 0604}, {"uid", 1000}, {"gid", 100}}};
-                       });
+  ExecResult r = RunSh(
+      "stat -c '%F %t:%T %a %u %g' /dev/mynull /dev/sub/myzero; echo x > /dev/mynull; echo rc=$?; "
+      "head -c 2 /dev/sub/myzero | od -An -tx1",
+      [](json& c) {
+        c["linux"]["devices"] = {{{"path", "/dev/mynull"},
+                                  {"type", "c"},
+                                  {"major", 1},
+                                  {"minor", 3},
+                                  {"fileMode", 0620},
+                                  {"uid", 0},
+                                  {"gid", 5}},
+                                 {{"path", "/dev/sub/myzero"},
+                                  {"type", "c"},
+                                  {"major", 1},
+                                  {"minor", 5},
+                                  {"fileMode", 0604},
+                                  {"uid", 1000},
+                                  {"gid", 100}}};
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 4u) << r.out;
@@ -254,11 +283,13 @@ TEST_F(MountsTest, LinuxDevicesCreatesTheConfiguredNode) {
 }
 
 TEST_F(MountsTest, DevSymlinks) {
-  ExecResult r = RunSh("for l in fd stdin stdout stderr ptmx; do echo $l=$(readlink /dev/$l); done");
+  ExecResult r =
+      RunSh("for l in fd stdin stdout stderr ptmx; do echo $l=$(readlink /dev/$l); done");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_EQ(r.out,
-            "fd=/proc/self/fd\nstdin=/proc/self/fd/0\nstdout=/proc/self/fd/1\nstderr=/proc/self/fd/2\n"
-            "ptmx=pts/ptmx\n");
+  EXPECT_EQ(
+      r.out,
+      "fd=/proc/self/fd\nstdin=/proc/self/fd/0\nstdout=/proc/self/fd/1\nstderr=/proc/self/fd/2\n"
+      "ptmx=pts/ptmx\n");
 }
 
 TEST_F(MountsTest, DevPtsIsANewInstance) {
@@ -271,7 +302,8 @@ TEST_F(MountsTest, DevPtsIsANewInstance) {
 TEST_F(MountsTest, MountDestinationsAreCreatedInTheRootfsNotOnTheHost) {
   std::string host = MakeDir("mkdir-src");
   std::string dst = "/made/by/runtime-" + std::to_string(getpid());
-  ExecResult r = RunSh("stat -c %F " + dst, [&](json& c) { c["mounts"].push_back(BindMount(host, dst, {"rbind"})); });
+  ExecResult r = RunSh("stat -c %F " + dst,
+                       [&](json& c) { c["mounts"].push_back(BindMount(host, dst, {"rbind"})); });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "directory\n");
   EXPECT_TRUE(PathExists(SharedRootfs() + dst));
@@ -300,13 +332,16 @@ TEST_F(MountsTest, BindMountOverAnAllowedProcFileWorks) {
   // lxcfs-style: /proc/cpuinfo, /proc/meminfo, /proc/uptime ... may be overmounted.
   std::string host = MakeDir("lxcfs-src");
   WriteFile(host + "/cpuinfo", "fake cpuinfo\n");
-  ExecResult r = RunSh("cat /proc/cpuinfo", [&](json& c) { c["mounts"].push_back(BindMount(host + "/cpuinfo", "/proc/cpuinfo", {"bind", "ro"})); });
+  ExecResult r = RunSh("cat /proc/cpuinfo", [&](json& c) {
+    c["mounts"].push_back(BindMount(host + "/cpuinfo", "/proc/cpuinfo", {"bind", "ro"}));
+  });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "fake cpuinfo\n");
 }
 
 TEST_F(MountsTest, ReadonlyPathThatDoesNotExistIsIgnored) {
-  ExecResult r = RunSh("echo ok", [](json& c) { c["linux"]["readonlyPaths"].push_back("/proc/does-not-exist"); });
+  ExecResult r = RunSh(
+      "echo ok", [](json& c) { c["linux"]["readonlyPaths"].push_back("/proc/does-not-exist"); });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "ok\n");
 }

@@ -1,6 +1,5 @@
 // linux.namespaces, uts names, sysctls, user-namespace mappings, time offsets, joining by path.
 #include <gmock/gmock.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,7 +29,8 @@ std::map<std::string, std::string> ParseNsLines(const std::string& out) {
   return m;
 }
 
-const char* kPrintNs = "for n in pid net ipc uts mnt user cgroup; do echo $n=$(readlink /proc/self/ns/$n); done";
+const char* kPrintNs =
+    "for n in pid net ipc uts mnt user cgroup; do echo $n=$(readlink /proc/self/ns/$n); done";
 
 TEST_F(NamespacesTest, ConfiguredNamespacesAreNewOthersAreShared) {
   ExecResult r = RunSh(kPrintNs);
@@ -40,13 +40,15 @@ TEST_F(NamespacesTest, ConfiguredNamespacesAreNewOthersAreShared) {
     EXPECT_FALSE(ns[t].empty()) << t;
     EXPECT_NE(ns[t], HostNs(t)) << t << " namespace should be new";
   }
-  for (auto t : {"user", "cgroup"}) EXPECT_EQ(ns[t], HostNs(t)) << t << " namespace should be the host's";
+  for (auto t : {"user", "cgroup"})
+    EXPECT_EQ(ns[t], HostNs(t)) << t << " namespace should be the host's";
 }
 
 TEST_F(NamespacesTest, HostnameIsSetInTheNewUtsNamespace) {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  ExecResult r = RunSh("hostname; cat /proc/sys/kernel/hostname", [](json& c) { c["hostname"] = "berth-test-host"; });
+  ExecResult r = RunSh("hostname; cat /proc/sys/kernel/hostname",
+                       [](json& c) { c["hostname"] = "berth-test-host"; });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "berth-test-host\nberth-test-host\n");
   char after[256] = {};
@@ -56,7 +58,8 @@ TEST_F(NamespacesTest, HostnameIsSetInTheNewUtsNamespace) {
 
 TEST_F(NamespacesTest, DomainnameIsSetInTheNewUtsNamespace) {
   SKIP_ON_RUNC("runc 1.1 ignores the domainname field (supported from runc 1.2)");
-  ExecResult r = RunSh("cat /proc/sys/kernel/domainname", [](json& c) { c["domainname"] = "example.org"; });
+  ExecResult r =
+      RunSh("cat /proc/sys/kernel/domainname", [](json& c) { c["domainname"] = "example.org"; });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "example.org\n");
 }
@@ -105,12 +108,14 @@ TEST_F(NamespacesTest, SysctlsAreWrittenInTheContainersNamespaces) {
   std::string host_shmmax = ReadFileOr("/proc/sys/kernel/shmmax");
   // The opposite of the host's value, so reading it back proves the container's own namespace.
   std::string fwd = Trim(host_fwd) == "1" ? "0" : "1";
-  ExecResult r = RunSh("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax /proc/sys/net/ipv4/ping_group_range",
-                       [&](json& c) {
-                         c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", fwd},
-                                                 {"kernel.shmmax", "123456789"},
-                                                 {"net.ipv4.ping_group_range", "0 2147483647"}};
-                       });
+  ExecResult r = RunSh(
+      "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax "
+      "/proc/sys/net/ipv4/ping_group_range",
+      [&](json& c) {
+        c["linux"]["sysctl"] = {{"net.ipv4.ip_forward", fwd},
+                                {"kernel.shmmax", "123456789"},
+                                {"net.ipv4.ping_group_range", "0 2147483647"}};
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 3u) << r.out;
@@ -127,9 +132,10 @@ TEST_F(NamespacesTest, UserNamespaceMapsContainerRootToTheConfiguredHostIds) {
   BuildRootfs(rootfs);
   ChownTree(rootfs, 100000, 100000);
   std::string id = NewId();
-  json c = Config(id, {"sh", "-c",
-                       "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c '%u %g' /bin/busybox; "
-                       "touch /tmp/made-inside; stat -c '%u %g' /tmp/made-inside"});
+  json c = Config(
+      id, {"sh", "-c",
+           "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; stat -c '%u %g' /bin/busybox; "
+           "touch /tmp/made-inside; stat -c '%u %g' /tmp/made-inside"});
   c["root"]["path"] = rootfs;
   c["linux"]["namespaces"].push_back({{"type", "user"}});
   c["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
@@ -169,7 +175,8 @@ TEST_F(NamespacesTest, UserNamespaceProcessIsUnprivilegedOnTheHost) {
   EXPECT_EQ(SplitWs(status["Uid"])[0], "100000");
   EXPECT_EQ(SplitWs(status["Gid"])[0], "100000");
   char buf[128] = {};
-  ASSERT_GT(readlink(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), buf, sizeof buf - 1), 0);
+  ASSERT_GT(readlink(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), buf, sizeof buf - 1),
+            0);
   EXPECT_NE(std::string(buf), HostNs("user"));
 }
 

@@ -1,7 +1,6 @@
 // `run`: what the container's process sees of config.json's `process` object.
-#include <gmock/gmock.h>
-
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -59,12 +58,13 @@ TEST_F(ProcessTest, EnvIsExactlyProcessEnvPlusHome) {
   ExecResult r = RunContainer(id, c);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   // runc adds HOME from /etc/passwd when process.env has none.
-  EXPECT_THAT(SplitLines(r.out),
-              UnorderedElementsAre("PATH=/bin:/sbin", "FOO=bar baz", "EMPTY=", "TERM=dumb", "HOME=/root"));
+  EXPECT_THAT(SplitLines(r.out), UnorderedElementsAre("PATH=/bin:/sbin", "FOO=bar baz",
+                                                      "EMPTY=", "TERM=dumb", "HOME=/root"));
 }
 
 TEST_F(ProcessTest, ExplicitHomeIsKept) {
-  ExecResult r = RunSh("echo $HOME", [](json& c) { c["process"]["env"].push_back("HOME=/custom"); });
+  ExecResult r =
+      RunSh("echo $HOME", [](json& c) { c["process"]["env"].push_back("HOME=/custom"); });
   EXPECT_EQ(r.out, "/custom\n") << Describe(r);
 }
 
@@ -90,7 +90,8 @@ TEST_F(ProcessTest, ArgsZeroNotInPathFailsNamingTheExecutable) {
 }
 
 TEST_F(ProcessTest, CwdIsProcessCwd) {
-  ExecResult r = RunSh("pwd; readlink /proc/self/cwd", [](json& c) { c["process"]["cwd"] = "/tmp"; });
+  ExecResult r =
+      RunSh("pwd; readlink /proc/self/cwd", [](json& c) { c["process"]["cwd"] = "/tmp"; });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "/tmp\n/tmp\n");
 }
@@ -98,17 +99,17 @@ TEST_F(ProcessTest, CwdIsProcessCwd) {
 TEST_F(ProcessTest, MissingCwdIsCreated) {
   // runc creates a missing cwd (mode 0755) rather than failing.
   std::string dir = "/tmp/cwd-" + std::to_string(getpid()) + "-" + std::to_string(rand());
-  ExecResult r = RunSh("pwd; stat -c '%a %F' .", [&](json& c) {
-    c["process"]["cwd"] = dir + "/sub";
-  });
+  ExecResult r =
+      RunSh("pwd; stat -c '%a %F' .", [&](json& c) { c["process"]["cwd"] = dir + "/sub"; });
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, dir + "/sub\n755 directory\n");
 }
 
 TEST_F(ProcessTest, UserUidGidAndAdditionalGids) {
-  ExecResult r = RunSh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status", [](json& c) {
-    c["process"]["user"] = {{"uid", 1000}, {"gid", 100}, {"additionalGids", {10, 5}}};
-  });
+  ExecResult r =
+      RunSh("id -u; id -g; id -G; grep -E '^(Uid|Gid|Groups):' /proc/self/status", [](json& c) {
+        c["process"]["user"] = {{"uid", 1000}, {"gid", 100}, {"additionalGids", {10, 5}}};
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
   ASSERT_EQ(lines.size(), 6u) << r.out;
@@ -215,7 +216,8 @@ TEST_F(ProcessTest, NonRootUserWithoutAmbientHasNoEffectiveCaps) {
   auto caps = CapLines(r);
   EXPECT_EQ(caps["CapEff"], Hex16(0));
   EXPECT_EQ(caps["CapPrm"], Hex16(0));
-  EXPECT_EQ(caps["CapBnd"], Hex16(CapMask({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"})));
+  EXPECT_EQ(caps["CapBnd"],
+            Hex16(CapMask({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"})));
 }
 
 TEST_F(ProcessTest, NoNewPrivilegesTrue) {
@@ -230,7 +232,8 @@ TEST_F(ProcessTest, NoNewPrivilegesFalse) {
 }
 
 // "Max open files            512                  1000                 files" -> {512, 1000}
-static std::pair<std::string, std::string> LimitOf(const std::string& limits, const std::string& name) {
+static std::pair<std::string, std::string> LimitOf(const std::string& limits,
+                                                   const std::string& name) {
   for (auto& line : SplitLines(limits)) {
     if (line.rfind(name, 0) != 0) continue;
     auto f = SplitWs(line.substr(name.size()));
@@ -247,10 +250,14 @@ TEST_F(ProcessTest, RlimitsAreApplied) {
                                {{"type", "RLIMIT_MEMLOCK"}, {"soft", 4096}, {"hard", 8192}}};
   });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
-  EXPECT_EQ(LimitOf(r.out, "Max open files"), std::make_pair(std::string("512"), std::string("1000")));
-  EXPECT_EQ(LimitOf(r.out, "Max core file size"), std::make_pair(std::string("0"), std::string("4096")));
-  EXPECT_EQ(LimitOf(r.out, "Max processes"), std::make_pair(std::string("300"), std::string("400")));
-  EXPECT_EQ(LimitOf(r.out, "Max locked memory"), std::make_pair(std::string("4096"), std::string("8192")));
+  EXPECT_EQ(LimitOf(r.out, "Max open files"),
+            std::make_pair(std::string("512"), std::string("1000")));
+  EXPECT_EQ(LimitOf(r.out, "Max core file size"),
+            std::make_pair(std::string("0"), std::string("4096")));
+  EXPECT_EQ(LimitOf(r.out, "Max processes"),
+            std::make_pair(std::string("300"), std::string("400")));
+  EXPECT_EQ(LimitOf(r.out, "Max locked memory"),
+            std::make_pair(std::string("4096"), std::string("8192")));
   EXPECT_EQ(SplitLines(r.out).back(), "512");
 }
 
@@ -260,8 +267,9 @@ TEST_F(ProcessTest, RlimitNofileAboveHostHardLimitFailsNamingTheLimit) {
   getrlimit(RLIMIT_NOFILE, &host);
   std::string id = NewId();
   json c = Config(id, {"true"});
-  c["process"]["rlimits"] = {
-      {{"type", "RLIMIT_NOFILE"}, {"soft", 1024}, {"hard", static_cast<uint64_t>(host.rlim_max) + 1000}}};
+  c["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"},
+                              {"soft", 1024},
+                              {"hard", static_cast<uint64_t>(host.rlim_max) + 1000}}};
   ExecResult r = Create(id, c);
   EXPECT_NE(r.exit_code, 0) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("RLIMIT_NOFILE")) << Describe(r);
@@ -269,14 +277,15 @@ TEST_F(ProcessTest, RlimitNofileAboveHostHardLimitFailsNamingTheLimit) {
 }
 
 TEST_F(ProcessTest, OomScoreAdjIsApplied) {
-  ExecResult r = RunSh("cat /proc/self/oom_score_adj", [](json& c) { c["process"]["oomScoreAdj"] = 500; });
+  ExecResult r =
+      RunSh("cat /proc/self/oom_score_adj", [](json& c) { c["process"]["oomScoreAdj"] = 500; });
   EXPECT_EQ(r.out, "500\n") << Describe(r);
 }
 
 TEST_F(ProcessTest, ArgsWithSpacesAndQuotesArePassedVerbatim) {
   std::string id = NewId();
-  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", "for a; do echo \"<$a>\"; done", "sh", "a b",
-                                              "'q'", "", "$HOME"}));
+  ExecResult r = RunContainer(id, Config(id, {"sh", "-c", "for a; do echo \"<$a>\"; done", "sh",
+                                              "a b", "'q'", "", "$HOME"}));
   EXPECT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "<a b>\n<'q'>\n<>\n<$HOME>\n");
 }

@@ -1,7 +1,6 @@
 // linux.seccomp: the filter is installed for the container's process and for exec'd ones, with
 // errno/kill actions and argument conditions, and whatever the user and noNewPrivileges are.
 #include <gmock/gmock.h>
-
 #include <unistd.h>
 
 #include "harness.h"
@@ -31,9 +30,10 @@ class SeccompTest : public RuntimeTest {
 };
 
 TEST_F(SeccompTest, ErrnoRuleBlocksTheSyscall) {
-  ExecResult r = RunSh("grep '^Seccomp:' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?; touch /tmp/sc-$$ && "
-                       "echo touch-ok; rm -f /tmp/sc-$$",
-                       [](json& c) { c["linux"]["seccomp"] = DenyMkdir(); });
+  ExecResult r = RunSh(
+      "grep '^Seccomp:' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?; touch /tmp/sc-$$ && "
+      "echo touch-ok; rm -f /tmp/sc-$$",
+      [](json& c) { c["linux"]["seccomp"] = DenyMkdir(); });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "Seccomp:\t2\nrc=1\ntouch-ok\n");
   EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
@@ -46,7 +46,8 @@ TEST_F(SeccompTest, WithoutAProfileThereIsNoFilter) {
 
 TEST_F(SeccompTest, ErrnoRetIsReturned) {
   ExecResult r = RunSh("mkdir /tmp/sc-$$; echo rc=$?", [](json& c) {
-    c["linux"]["seccomp"] = Profile({{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 28}}});
+    c["linux"]["seccomp"] = Profile(
+        {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 28}}});
   });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "rc=1\n");
@@ -54,21 +55,24 @@ TEST_F(SeccompTest, ErrnoRetIsReturned) {
 }
 
 TEST_F(SeccompTest, KillProcessAction) {
-  ExecResult r = RunSh("mkdir /tmp/sc-$$; echo rc=$?", [](json& c) { c["linux"]["seccomp"] = DenyMkdir("SCMP_ACT_KILL_PROCESS"); });
+  ExecResult r = RunSh("mkdir /tmp/sc-$$; echo rc=$?",
+                       [](json& c) { c["linux"]["seccomp"] = DenyMkdir("SCMP_ACT_KILL_PROCESS"); });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "rc=159\n") << "mkdir dies of SIGSYS (128+31)";
 }
 
 TEST_F(SeccompTest, ArgumentConditionsSelectTheCall) {
   // socket(AF_INET, ...) is refused with EACCES; socket(AF_UNIX, ...) still works.
-  ExecResult r = RunSh("nc 127.0.0.1 1 </dev/null; echo inet-rc=$?; nc local:/tmp/nosock-$$ </dev/null; echo unix-rc=$?",
-                       [](json& c) {
-                         c["linux"]["seccomp"] = Profile(
-                             {{{"names", {"socket"}},
-                               {"action", "SCMP_ACT_ERRNO"},
-                               {"errnoRet", 13},
-                               {"args", {{{"index", 0}, {"value", 2}, {"op", "SCMP_CMP_EQ"}}}}}});
-                       });
+  ExecResult r = RunSh(
+      "nc 127.0.0.1 1 </dev/null; echo inet-rc=$?; nc local:/tmp/nosock-$$ </dev/null; echo "
+      "unix-rc=$?",
+      [](json& c) {
+        c["linux"]["seccomp"] =
+            Profile({{{"names", {"socket"}},
+                      {"action", "SCMP_ACT_ERRNO"},
+                      {"errnoRet", 13},
+                      {"args", {{{"index", 0}, {"value", 2}, {"op", "SCMP_CMP_EQ"}}}}}});
+      });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("Permission denied")) << "socket(AF_INET) must fail with EACCES";
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("Connection refused")));
@@ -77,11 +81,13 @@ TEST_F(SeccompTest, ArgumentConditionsSelectTheCall) {
 TEST_F(SeccompTest, AppliesToANonRootUserWithoutNoNewPrivileges) {
   // Without noNewPrivileges an unprivileged process may not install a filter itself: the runtime
   // must do it while it still holds CAP_SYS_ADMIN.
-  ExecResult r = RunSh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?", [](json& c) {
-    c["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
-    c["process"]["noNewPrivileges"] = false;
-    c["linux"]["seccomp"] = DenyMkdir();
-  });
+  ExecResult r =
+      RunSh("grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?",
+            [](json& c) {
+              c["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+              c["process"]["noNewPrivileges"] = false;
+              c["linux"]["seccomp"] = DenyMkdir();
+            });
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "NoNewPrivs:\t0\nSeccomp:\t2\nrc=1\n");
   EXPECT_THAT(r.err, HasSubstr("Operation not permitted"));
@@ -92,7 +98,8 @@ TEST_F(SeccompTest, ExecdProcessesAreFiltered) {
   json c = Config(id, {"sleep", "30"});
   c["linux"]["seccomp"] = DenyMkdir();
   CreateAndStart(id, c);
-  ExecResult r = Runtime({"exec", id, "sh", "-c", "grep '^Seccomp:' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?"});
+  ExecResult r = Runtime(
+      {"exec", id, "sh", "-c", "grep '^Seccomp:' /proc/self/status; mkdir /tmp/sc-$$; echo rc=$?"});
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   EXPECT_EQ(r.out, "Seccomp:\t2\nrc=1\n");
 }

@@ -1,8 +1,7 @@
 // process.terminal: the pty master handed over --console-socket (SCM_RIGHTS), and `run` with a
 // terminal from a tty the caller owns.
-#include <gmock/gmock.h>
-
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/socket.h>
@@ -25,9 +24,12 @@ std::string ReadUntil(int fd, const std::function<bool(const std::string&)>& don
   std::string buf;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done(buf)) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    struct pollfd p{fd, POLLIN, 0};
+    struct pollfd p {
+      fd, POLLIN, 0
+    };
     int rc = poll(&p, 1, static_cast<int>(std::min<long>(left.count(), 100)));
     if (rc < 0 && errno != EINTR) break;
     if (rc <= 0) continue;
@@ -45,7 +47,7 @@ class TerminalTest : public RuntimeTest {
   int ListenConsoleSocket(std::string& path) {
     path = tmp_ + "/console.sock";
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr{};
+    struct sockaddr_un addr {};
     addr.sun_family = AF_UNIX;
     strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
     EXPECT_EQ(bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << strerror(errno);
@@ -54,14 +56,18 @@ class TerminalTest : public RuntimeTest {
   }
   // Accepts one connection and receives one fd over SCM_RIGHTS; -1 on failure.
   int ReceivePtyMaster(int listener, std::chrono::milliseconds timeout = 10s) {
-    struct pollfd p{listener, POLLIN, 0};
+    struct pollfd p {
+      listener, POLLIN, 0
+    };
     if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return -1;
     int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) return -1;
     char data[256];
     char control[CMSG_SPACE(sizeof(int))] = {};
-    struct iovec iov{data, sizeof data};
-    struct msghdr msg{};
+    struct iovec iov {
+      data, sizeof data
+    };
+    struct msghdr msg {};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control;
@@ -69,7 +75,8 @@ class TerminalTest : public RuntimeTest {
     int fd = -1;
     if (recvmsg(conn, &msg, MSG_CMSG_CLOEXEC) >= 0) {
       for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+          memcpy(&fd, CMSG_DATA(c), sizeof fd);
     }
     close(conn);
     return fd;
@@ -80,11 +87,15 @@ TEST_F(TerminalTest, ConsoleSocketReceivesThePtyMaster) {
   std::string sock;
   int listener = ListenConsoleSocket(sock);
   std::string id = NewId();
-  json c = Config(id, {"sh", "-c", "tty; readlink /proc/self/fd/0; readlink /proc/self/fd/1; stty size; echo ok; sleep 0.2"});
+  json c = Config(
+      id,
+      {"sh", "-c",
+       "tty; readlink /proc/self/fd/0; readlink /proc/self/fd/1; stty size; echo ok; sleep 0.2"});
   c["process"]["terminal"] = true;
   c["process"]["consoleSize"] = {{"height", 40}, {"width", 132}};
   WriteBundle(id, c);
-  Process create = SpawnRuntime({"create", "--bundle", BundleDir(id), "--console-socket", sock, id});
+  Process create =
+      SpawnRuntime({"create", "--bundle", BundleDir(id), "--console-socket", sock, id});
   int master = ReceivePtyMaster(listener);
   close(listener);
   ExecResult cr = create.Wait();
@@ -95,7 +106,8 @@ TEST_F(TerminalTest, ConsoleSocketReceivesThePtyMaster) {
 
   ExecResult st = Runtime({"start", id});
   ASSERT_EQ(st.exit_code, 0) << Describe(st);
-  std::string out = ReadUntil(master, [](const std::string& b) { return b.find("ok\r\n") != std::string::npos; });
+  std::string out =
+      ReadUntil(master, [](const std::string& b) { return b.find("ok\r\n") != std::string::npos; });
   close(master);
   auto lines = SplitLines(out);
   ASSERT_GE(lines.size(), 5u) << out;
@@ -114,14 +126,16 @@ TEST_F(TerminalTest, ConsoleIsBindMountedPtySlave) {
   json c = Config(id, {"sh", "-c", "stat -c '%t:%T' /dev/console /dev/pts/0; echo ok"});
   c["process"]["terminal"] = true;
   WriteBundle(id, c);
-  Process create = SpawnRuntime({"create", "--bundle", BundleDir(id), "--console-socket", sock, id});
+  Process create =
+      SpawnRuntime({"create", "--bundle", BundleDir(id), "--console-socket", sock, id});
   int master = ReceivePtyMaster(listener);
   close(listener);
   ExecResult cr = create.Wait();
   ASSERT_EQ(cr.exit_code, 0) << Describe(cr);
   ASSERT_GE(master, 0);
   ASSERT_EQ(Runtime({"start", id}).exit_code, 0);
-  std::string out = ReadUntil(master, [](const std::string& b) { return b.find("ok\r\n") != std::string::npos; });
+  std::string out =
+      ReadUntil(master, [](const std::string& b) { return b.find("ok\r\n") != std::string::npos; });
   close(master);
   auto lines = SplitLines(out);
   ASSERT_GE(lines.size(), 3u) << out;
@@ -136,15 +150,16 @@ TEST_F(TerminalTest, ExecWithTtyOverConsoleSocket) {
   std::string sock;
   int listener = ListenConsoleSocket(sock);
   std::string pid_file = tmp_ + "/exec.pid";
-  Process exec = SpawnRuntime({"exec", "--tty", "--detach", "--console-socket", sock, "--pid-file", pid_file, id, "sh",
-                               "-c", "tty; echo exec-ok; sleep 0.2"});
+  Process exec = SpawnRuntime({"exec", "--tty", "--detach", "--console-socket", sock, "--pid-file",
+                               pid_file, id, "sh", "-c", "tty; echo exec-ok; sleep 0.2"});
   int master = ReceivePtyMaster(listener);
   close(listener);
   ExecResult er = exec.Wait();
   ASSERT_EQ(er.exit_code, 0) << Describe(er);
   ASSERT_GE(master, 0) << "no pty master received";
   if (!Trim(ReadFileOr(pid_file)).empty()) TrackPid(std::stoi(Trim(ReadFileOr(pid_file))));
-  std::string out = ReadUntil(master, [](const std::string& b) { return b.find("exec-ok\r\n") != std::string::npos; });
+  std::string out = ReadUntil(
+      master, [](const std::string& b) { return b.find("exec-ok\r\n") != std::string::npos; });
   close(master);
   auto lines = SplitLines(out);
   ASSERT_GE(lines.size(), 2u) << out;
@@ -165,7 +180,7 @@ TEST_F(TerminalTest, TerminalWithoutConsoleSocketFailsCreate) {
 
 TEST_F(TerminalTest, RunWithTerminalFromTheCallersTty) {
   int master = -1, slave = -1;
-  struct winsize ws{};
+  struct winsize ws {};
   ws.ws_row = 30;
   ws.ws_col = 100;
   ASSERT_EQ(openpty(&master, &slave, nullptr, nullptr, &ws), 0) << strerror(errno);
@@ -178,11 +193,13 @@ TEST_F(TerminalTest, RunWithTerminalFromTheCallersTty) {
   WriteBundle(id, c);
   Process run = SpawnRuntime({"run", "--bundle", BundleDir(id), id}, {.controlling_tty = slave});
   close(slave);
-  std::string out = ReadUntil(master, [](const std::string& b) { return b.find("prompt# ") != std::string::npos; });
+  std::string out = ReadUntil(
+      master, [](const std::string& b) { return b.find("prompt# ") != std::string::npos; });
   ASSERT_THAT(out, HasSubstr("prompt# ")) << "no shell prompt on the terminal";
   const char cmd[] = "echo hello; tty; stty size; exit 7\n";
   ASSERT_EQ(write(master, cmd, sizeof cmd - 1), static_cast<ssize_t>(sizeof cmd - 1));
-  out += ReadUntil(master, [](const std::string&) { return false; }, 10s);
+  out += ReadUntil(
+      master, [](const std::string&) { return false; }, 10s);
   close(master);
   ExecResult r = run.Wait();
   EXPECT_EQ(r.exit_code, 7) << Describe(r) << "\n--- terminal ---\n" << out;

@@ -14,7 +14,8 @@ class UpdateEventsTest : public RuntimeTest {
   void SetUp() override {
     RuntimeTest::SetUp();
     if (IsSkipped()) return;
-    if (!PathExists("/sys/fs/cgroup/pids/cgroup.procs")) GTEST_SKIP() << "needs the cgroup v1 pids controller";
+    if (!PathExists("/sys/fs/cgroup/pids/cgroup.procs"))
+      GTEST_SKIP() << "needs the cgroup v1 pids controller";
   }
   std::string Cg(const std::string& ctrl, const std::string& id, const std::string& file) {
     return "/sys/fs/cgroup/" + ctrl + "/berth-it-" + id + "/" + file;

@@ -75,9 +75,9 @@ TEST(CgroupPath, SystemdStyle) {
 }
 
 TEST(CgroupPath, SystemdStyleErrors) {
-  for (const char* p : {"machine:libpod:abc", "-a.slice:p:n", "a--b.slice:p:n", "a-.slice:p:n",
-                        ".slice:p:n", "machine.slice:libpod:", "machine.slice:a/b:c",
-                        "machine.slice:p:..", "x/y.slice:p:n"}) {
+  for (const char* p :
+       {"machine:libpod:abc", "-a.slice:p:n", "a--b.slice:p:n", "a-.slice:p:n", ".slice:p:n",
+        "machine.slice:libpod:", "machine.slice:a/b:c", "machine.slice:p:..", "x/y.slice:p:n"}) {
     std::string e = error_of(p);
     EXPECT_NE(e.find("linux.cgroupsPath"), std::string::npos) << p << ": " << e;
   }

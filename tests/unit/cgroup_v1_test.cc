@@ -12,8 +12,8 @@
 namespace berth::runtime::cgroup::v1_internal {
 // Defined in src/runtime/cgroup/v1.cc (not in a header: only this test uses them).
 std::vector<std::pair<std::string, std::string>> parse_cgroup_mounts(std::string_view mountinfo);
-Result<std::vector<std::string>> device_transition(
-    std::string_view current, const std::vector<oci::DeviceCgroupRule>& rules);
+Result<std::vector<std::string>> device_transition(std::string_view current,
+                                                   const std::vector<oci::DeviceCgroupRule>& rules);
 }  // namespace berth::runtime::cgroup::v1_internal
 
 namespace berth::runtime::cgroup {
@@ -66,24 +66,24 @@ std::vector<std::string> Transition(std::string_view list,
 TEST(CgroupV1Devices, FreshCgroupGetsDenyAllThenAllows) {
   std::vector<std::string> want = {"deny a", "allow c 1:3 rwm", "allow c 1:5 rw",
                                    "allow c 136:* rwm"};
-  EXPECT_EQ(Transition("a *:* rwm\n", {DenyAll(), Rule(true, "c", 1, 3, "rwm"),
-                                       Rule(true, "c", 136, std::nullopt, "rwm"),
-                                       Rule(true, "c", 1, 5, "rw")}),
+  EXPECT_EQ(Transition("a *:* rwm\n",
+                       {DenyAll(), Rule(true, "c", 1, 3, "rwm"),
+                        Rule(true, "c", 136, std::nullopt, "rwm"), Rule(true, "c", 1, 5, "rw")}),
             want);
 }
 
 TEST(CgroupV1Devices, EmptyAccessMeansRwmAndDuplicatesMerge) {
   std::vector<std::string> want = {"deny a", "allow c 1:3 rwm"};
-  EXPECT_EQ(Transition("a *:* rwm", {DenyAll(), Rule(true, "c", 1, 3, "r"),
-                                     Rule(true, "c", 1, 3, "")}),
-            want);
+  EXPECT_EQ(
+      Transition("a *:* rwm", {DenyAll(), Rule(true, "c", 1, 3, "r"), Rule(true, "c", 1, 3, "")}),
+      want);
 }
 
 TEST(CgroupV1Devices, UpdateWritesOnlyTheDifference) {
   // Already a whitelist with 1:3 rwm and 1:5 rwm; the target drops 1:5 and w of 1:3, adds 1:9.
   std::vector<std::string> want = {"deny c 1:3 w", "deny c 1:5 rwm", "allow c 1:9 rwm"};
-  EXPECT_EQ(Transition("c 1:3 rwm\nc 1:5 rwm\n", {DenyAll(), Rule(true, "c", 1, 3, "rm"),
-                                                   Rule(true, "c", 1, 9, "rwm")}),
+  EXPECT_EQ(Transition("c 1:3 rwm\nc 1:5 rwm\n",
+                       {DenyAll(), Rule(true, "c", 1, 3, "rm"), Rule(true, "c", 1, 9, "rwm")}),
             want);
   EXPECT_TRUE(Transition("c 1:3 rwm\n", {DenyAll(), Rule(true, "c", 1, 3, "rwm")}).empty());
 }
@@ -91,9 +91,9 @@ TEST(CgroupV1Devices, UpdateWritesOnlyTheDifference) {
 TEST(CgroupV1Devices, RulesApplyInOrder) {
   // A later deny removes an earlier allow; a later deny-all forgets everything before it.
   std::vector<std::string> want = {"deny a", "allow b 8:0 r"};
-  EXPECT_EQ(Transition("a *:* rwm", {Rule(true, "c", 1, 3, "rwm"), Rule(false, "c", 1, 3, "rwm"),
-                                     Rule(true, "c", 1, 7, "rwm"), DenyAll(),
-                                     Rule(true, "b", 8, 0, "r")}),
+  EXPECT_EQ(Transition("a *:* rwm",
+                       {Rule(true, "c", 1, 3, "rwm"), Rule(false, "c", 1, 3, "rwm"),
+                        Rule(true, "c", 1, 7, "rwm"), DenyAll(), Rule(true, "b", 8, 0, "r")}),
             want);
 }
 

@@ -1,10 +1,10 @@
 // linux.resources.devices -> eBPF: the rule checks, the reference semantics, and the generated
 // program run in a small interpreter of the instructions it uses (no bpf(2), no root).
+#include "runtime/cgroup/devices_bpf.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
-
-#include "runtime/cgroup/devices_bpf.h"
 
 namespace berth::runtime::cgroup {
 namespace {
@@ -35,7 +35,8 @@ int run(const std::vector<bpf_insn>& prog, char type, uint32_t major, uint32_t m
         dst = ctx[i.off / 4];
         break;
       case BPF_LD | BPF_DW | BPF_IMM:
-        dst = static_cast<uint32_t>(i.imm) | (static_cast<uint64_t>(static_cast<uint32_t>(prog[pc].imm)) << 32);
+        dst = static_cast<uint32_t>(i.imm) |
+              (static_cast<uint64_t>(static_cast<uint32_t>(prog[pc].imm)) << 32);
         ++pc;
         break;
       case BPF_ALU | BPF_AND | BPF_K:
@@ -44,29 +45,22 @@ int run(const std::vector<bpf_insn>& prog, char type, uint32_t major, uint32_t m
       case BPF_ALU | BPF_RSH | BPF_K:
         dst = static_cast<uint32_t>(static_cast<uint32_t>(dst) >> i.imm);
         break;
-      case BPF_ALU | BPF_MOV | BPF_X:
-        dst = static_cast<uint32_t>(src);
-        break;
-      case BPF_ALU | BPF_MOV | BPF_K:
-        dst = static_cast<uint32_t>(i.imm);
-        break;
-      case BPF_JMP | BPF_JA:
-        pc += static_cast<size_t>(i.off);
-        break;
+      case BPF_ALU | BPF_MOV | BPF_X: dst = static_cast<uint32_t>(src); break;
+      case BPF_ALU | BPF_MOV | BPF_K: dst = static_cast<uint32_t>(i.imm); break;
+      case BPF_JMP | BPF_JA: pc += static_cast<size_t>(i.off); break;
       case BPF_JMP | BPF_JNE | BPF_K:
-        if (dst != static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += static_cast<size_t>(i.off);
+        if (dst != static_cast<uint64_t>(static_cast<int64_t>(i.imm)))
+          pc += static_cast<size_t>(i.off);
         break;
       case BPF_JMP | BPF_JEQ | BPF_K:
-        if (dst == static_cast<uint64_t>(static_cast<int64_t>(i.imm))) pc += static_cast<size_t>(i.off);
+        if (dst == static_cast<uint64_t>(static_cast<int64_t>(i.imm)))
+          pc += static_cast<size_t>(i.off);
         break;
       case BPF_JMP | BPF_JNE | BPF_X:
         if (dst != src) pc += static_cast<size_t>(i.off);
         break;
-      case BPF_JMP | BPF_EXIT:
-        return static_cast<int>(r[0]);
-      default:
-        ADD_FAILURE() << "unexpected opcode " << int(i.code) << " at " << pc - 1;
-        return -1;
+      case BPF_JMP | BPF_EXIT: return static_cast<int>(r[0]);
+      default: ADD_FAILURE() << "unexpected opcode " << int(i.code) << " at " << pc - 1; return -1;
     }
     if (i.dst_reg == 1 && i.code != (BPF_JMP | BPF_JA) && (i.code & 0x07) != BPF_JMP)
       r1_is_ctx = false;
@@ -153,11 +147,11 @@ TEST(DevicesBpf, PartialAccess) {
                            rule(true, "b", {}, {}, "m"), rule(true, "c", 1, 3, "rwm"),
                            rule(true, "c", 136, {}, "rwm"), rule(false, "c", 1, 3, "w")});
   auto prog = build_device_program(rules);
-  EXPECT_EQ(run(prog, 'c', 10, 200, M), 1);    // mknod of anything
-  EXPECT_EQ(run(prog, 'c', 10, 200, R), 0);    // but no opening it
-  EXPECT_EQ(run(prog, 'c', 1, 3, R), 1);       // null readable
-  EXPECT_EQ(run(prog, 'c', 1, 3, R | W), 0);   // not writable: the last rule denies w
-  EXPECT_EQ(run(prog, 'c', 136, 7, R | W), 1); // any pty
+  EXPECT_EQ(run(prog, 'c', 10, 200, M), 1);     // mknod of anything
+  EXPECT_EQ(run(prog, 'c', 10, 200, R), 0);     // but no opening it
+  EXPECT_EQ(run(prog, 'c', 1, 3, R), 1);        // null readable
+  EXPECT_EQ(run(prog, 'c', 1, 3, R | W), 0);    // not writable: the last rule denies w
+  EXPECT_EQ(run(prog, 'c', 136, 7, R | W), 1);  // any pty
   EXPECT_EQ(run(prog, 'b', 136, 7, R), 0);
   expect_program_matches_model(rules);
 }
@@ -171,8 +165,8 @@ TEST(DevicesBpf, AccessBitsAccumulateAcrossRules) {
 }
 
 TEST(DevicesBpf, WildcardMajorOrMinor) {
-  auto rules = normalized({rule(true, "c", {}, 3, "rw"), rule(true, "b", 8, {}, "r"),
-                           rule(true, "", 42, -1, "rwm")});
+  auto rules = normalized(
+      {rule(true, "c", {}, 3, "rw"), rule(true, "b", 8, {}, "r"), rule(true, "", 42, -1, "rwm")});
   auto prog = build_device_program(rules);
   EXPECT_EQ(run(prog, 'c', 99, 3, R), 1);
   EXPECT_EQ(run(prog, 'c', 99, 4, R), 0);
@@ -262,8 +256,7 @@ TEST(DevicesBpf, BadRulesNameTheField) {
       << e1.error().what();
   auto e2 = normalize_device_rules({rule(true, "c", 1, 3, "rwx")});
   ASSERT_FALSE(e2);
-  EXPECT_NE(e2.error().what().find("linux.resources.devices[0].access: \"rwx\""),
-            std::string::npos)
+  EXPECT_NE(e2.error().what().find("linux.resources.devices[0].access: \"rwx\""), std::string::npos)
       << e2.error().what();
   auto e3 = normalize_device_rules({rule(true, "c", int64_t(1) << 33, 3, "r")});
   ASSERT_FALSE(e3);

@@ -1,14 +1,14 @@
 // Host probing, linux.cgroupsPath resolution, and the choice between the v1 and v2 managers.
-#include <sys/statfs.h>
-#include <sys/vfs.h>
+#include "runtime/cgroup/cgroup.h"
 
 #include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/vfs.h>
 
 #include <algorithm>
 #include <string_view>
 #include <vector>
 
-#include "runtime/cgroup/cgroup.h"
 #include "runtime/cgroup/impl.h"
 
 namespace berth::runtime::cgroup {
@@ -103,7 +103,8 @@ Result<std::string> resolve_systemd_style(const std::string& cgroups_path) {
   std::string_view prefix = all.substr(c1 + 1, c2 - c1 - 1);
   std::string_view name = all.substr(c2 + 1);
   auto field = "linux.cgroupsPath " + quoted(cgroups_path);
-  if (name.empty()) return Error::invalid(field + ": the name part of \"slice:prefix:name\" is empty");
+  if (name.empty())
+    return Error::invalid(field + ": the name part of \"slice:prefix:name\" is empty");
   for (std::string_view part : {prefix, name})
     if (part.find('/') != std::string_view::npos || part == "." || part == "..")
       return Error::invalid(field + ": " + quoted(part) + " is not a valid unit name part");
@@ -125,12 +126,9 @@ Result<std::string> resolve_systemd_style(const std::string& cgroups_path) {
 
 const char* layout_name(Layout l) {
   switch (l) {
-    case Layout::V1:
-      return "v1";
-    case Layout::Hybrid:
-      return "hybrid";
-    case Layout::V2:
-      return "v2";
+    case Layout::V1: return "v1";
+    case Layout::Hybrid: return "hybrid";
+    case Layout::V2: return "v2";
   }
   return "unknown";
 }

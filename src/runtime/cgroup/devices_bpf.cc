@@ -108,9 +108,7 @@ void emit_bit_chain(Assembler& a, const std::vector<DeviceRule>& rules, unsigned
   a.jump(BPF_JMP | BPF_JA, 0, 0, 0, deny_label);  // no rule names this bit for the device
 }
 
-long bpf(int cmd, union bpf_attr* attr) {
-  return ::syscall(SYS_bpf, cmd, attr, sizeof *attr);
-}
+long bpf(int cmd, union bpf_attr* attr) { return ::syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
 uint64_t ptr(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
@@ -150,8 +148,8 @@ Result<std::vector<DeviceRule>> normalize_device_rules(
       r.type = in.type[0];
     else
       return Error::invalid(field + ".type: " + quoted(in.type) + " is not one of a, b, c");
-    for (auto [name, v, dst] : {std::tuple{"major", in.major, &r.major},
-                                std::tuple{"minor", in.minor, &r.minor}}) {
+    for (auto [name, v, dst] :
+         {std::tuple{"major", in.major, &r.major}, std::tuple{"minor", in.minor, &r.minor}}) {
       if (v && *v > static_cast<int64_t>(UINT32_MAX))
         return Error::invalid(field + "." + name + ": " + std::to_string(*v) + " is out of range");
       *dst = v && *v >= 0 ? *v : -1;  // absent or negative (runc's -1): any
@@ -159,15 +157,9 @@ Result<std::vector<DeviceRule>> normalize_device_rules(
     std::string access = in.access.empty() ? "rwm" : in.access;
     for (char c : access) {
       switch (c) {
-        case 'r':
-          r.access |= kDevRead;
-          break;
-        case 'w':
-          r.access |= kDevWrite;
-          break;
-        case 'm':
-          r.access |= kDevMknod;
-          break;
+        case 'r': r.access |= kDevRead; break;
+        case 'w': r.access |= kDevWrite; break;
+        case 'm': r.access |= kDevMknod; break;
         default:
           return Error::invalid(field + ".access: " + quoted(in.access) +
                                 " is not a combination of r, w and m");
@@ -289,8 +281,8 @@ Result<void> attach_device_program(int cgroup_fd, int prog_fd) {
 
 Result<void> apply_device_rules(int cgroup_fd, const std::vector<oci::DeviceCgroupRule>& rules) {
   std::vector<DeviceRule> normalized = BERTH_TRY(normalize_device_rules(rules));
-  UniqueFd prog =
-      BERTH_TRY_CTX(load_device_program(build_device_program(normalized)), "linux.resources.devices");
+  UniqueFd prog = BERTH_TRY_CTX(load_device_program(build_device_program(normalized)),
+                                "linux.resources.devices");
   BERTH_TRY_CTX(attach_device_program(cgroup_fd, prog.get()), "linux.resources.devices");
   return ok();
 }

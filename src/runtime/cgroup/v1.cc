@@ -50,8 +50,8 @@ namespace v1_internal {
 std::vector<std::pair<std::string, std::string>> parse_cgroup_mounts(std::string_view mountinfo);
 // The writes that take a devices cgroup whose devices.list reads `current` to the state the
 // rules describe: "allow a", "deny a", "allow c 1:3 rwm", "deny b 8:* w" (file, value).
-Result<std::vector<std::string>> device_transition(
-    std::string_view current, const std::vector<oci::DeviceCgroupRule>& rules);
+Result<std::vector<std::string>> device_transition(std::string_view current,
+                                                   const std::vector<oci::DeviceCgroupRule>& rules);
 }  // namespace v1_internal
 
 namespace {
@@ -64,12 +64,25 @@ std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 // ---- controllers ------------------------------------------------------------------------------
 
 enum Ctrl : int {
-  kCpu, kCpuacct, kCpuset, kMemory, kDevices, kFreezer, kBlkio, kPids,
-  kNetCls, kNetPrio, kHugetlb, kRdma, kPerfEvent, kMisc, kNumCtrl
+  kCpu,
+  kCpuacct,
+  kCpuset,
+  kMemory,
+  kDevices,
+  kFreezer,
+  kBlkio,
+  kPids,
+  kNetCls,
+  kNetPrio,
+  kHugetlb,
+  kRdma,
+  kPerfEvent,
+  kMisc,
+  kNumCtrl
 };
 constexpr std::array<const char*, kNumCtrl> kCtrlName = {
-    "cpu",     "cpuacct",  "cpuset", "memory", "devices",    "freezer", "blkio",
-    "pids",    "net_cls",  "net_prio", "hugetlb", "rdma", "perf_event", "misc"};
+    "cpu",  "cpuacct", "cpuset",   "memory",  "devices", "freezer",    "blkio",
+    "pids", "net_cls", "net_prio", "hugetlb", "rdma",    "perf_event", "misc"};
 
 int ctrl_index(std::string_view name) {
   for (int i = 0; i < kNumCtrl; ++i)
@@ -106,7 +119,8 @@ Result<std::string> read_value(const std::string& path) {
 }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
 }
@@ -189,7 +203,7 @@ constexpr unsigned kPermR = 1, kPermW = 2, kPermM = 4, kPermAll = 7;
 using DevKey = std::tuple<char, int64_t, int64_t>;  // type 'b'/'c', major, minor (-1 = *)
 
 struct DevState {
-  bool default_allow = false;           // blacklist mode ("a *:* rwm" in devices.list)
+  bool default_allow = false;             // blacklist mode ("a *:* rwm" in devices.list)
   std::map<DevKey, unsigned> exceptions;  // allowed (whitelist) or denied (blacklist) accesses
   bool operator==(const DevState&) const = default;
 };
@@ -267,7 +281,8 @@ Result<DevState> dev_state_from_list(std::string_view list) {
       std::from_chars(t.data(), t.data() + t.size(), v);
       return v;
     };
-    int64_t major = num(line.substr(2, colon - 2)), minor = num(line.substr(colon + 1, sp - colon - 1));
+    int64_t major = num(line.substr(2, colon - 2)),
+            minor = num(line.substr(colon + 1, sp - colon - 1));
     r = dev_apply(s, true, type, major, minor, perm_bits(line.substr(sp + 1)));
   });
   if (!r) return std::move(r).error();
@@ -342,9 +357,12 @@ const std::vector<std::string>& host_hugepage_sizes() {
       if (n.rfind("hugepages-", 0) != 0) continue;
       uint64_t kb = to_u64(n.substr(10));
       if (kb == 0) continue;
-      if (kb % (1024 * 1024) == 0) out.push_back(std::to_string(kb / (1024 * 1024)) + "GB");
-      else if (kb % 1024 == 0) out.push_back(std::to_string(kb / 1024) + "MB");
-      else out.push_back(std::to_string(kb) + "KB");
+      if (kb % (1024 * 1024) == 0)
+        out.push_back(std::to_string(kb / (1024 * 1024)) + "GB");
+      else if (kb % 1024 == 0)
+        out.push_back(std::to_string(kb / 1024) + "MB");
+      else
+        out.push_back(std::to_string(kb) + "KB");
     }
     ::closedir(d);
     return out;
@@ -499,7 +517,8 @@ Result<void> V1::check_supported(const oci::Resources& r) const {
   if (r.cpu && (!r.cpu->cpus.empty() || !r.cpu->mems.empty()) && !has(kCpuset))
     return missing(base + (r.cpu->cpus.empty() ? ".cpu.mems" : ".cpu.cpus"), kCpuset);
   if (r.pids_limit && !has(kPids)) return missing(base + ".pids.limit", kPids);
-  if (r.block_io && any_blkio(*r.block_io) && !has(kBlkio)) return missing(base + ".blockIO", kBlkio);
+  if (r.block_io && any_blkio(*r.block_io) && !has(kBlkio))
+    return missing(base + ".blockIO", kBlkio);
   if (!r.hugepage_limits.empty() && !has(kHugetlb) && !has_unified())
     return missing(base + ".hugepageLimits", kHugetlb);
   if (r.network && r.network->class_id && !has(kNetCls))
@@ -528,8 +547,10 @@ Result<void> V1::make_dirs(std::vector<std::string>& made) {
     for (size_t slash = h.mount.size() + 1; slash != std::string::npos;) {
       slash = h.dir.find('/', slash + 1);
       std::string d = h.dir.substr(0, slash);
-      if (::mkdir(d.c_str(), 0755) == 0) made.push_back(d);
-      else if (errno != EEXIST) return Error::sys("create cgroup " + quoted(d));
+      if (::mkdir(d.c_str(), 0755) == 0)
+        made.push_back(d);
+      else if (errno != EEXIST)
+        return Error::sys("create cgroup " + quoted(d));
     }
   }
   return ok();
@@ -640,7 +661,8 @@ Result<void> V1::apply_devices(const std::vector<oci::DeviceCgroupRule>& rules) 
   }
   // The kernel may refuse quietly (a parent's rules win): check what it now reports. A
   // blacklist's exceptions are not listed, so only its mode can be checked.
-  DevState after = BERTH_TRY_CTX(dev_state_from_list(BERTH_TRY_CTX(read_value(list), field)), field);
+  DevState after =
+      BERTH_TRY_CTX(dev_state_from_list(BERTH_TRY_CTX(read_value(list), field)), field);
   bool matches = target.default_allow ? after.default_allow : after == target;
   if (!matches)
     return Error::conflict(field + ": " + quoted(list) +
@@ -696,10 +718,12 @@ Result<void> V1::apply_memory(const oci::Resources::Memory& m, bool creating) {
   } else if (swap) {
     BERTH_TRY(write_swap());
   }
-  if (m.reservation) BERTH_TRY(write_i64("memory.soft_limit_in_bytes", *m.reservation, "reservation"));
+  if (m.reservation)
+    BERTH_TRY(write_i64("memory.soft_limit_in_bytes", *m.reservation, "reservation"));
   if (m.kernel)
-    log::debug(base + ".kernel ignored: kernel memory limits are deprecated since Linux 5.16 and "
-                      "not enforced by current kernels (runc ignores them too)");
+    log::debug(base +
+               ".kernel ignored: kernel memory limits are deprecated since Linux 5.16 and "
+               "not enforced by current kernels (runc ignores them too)");
   if (m.kernel_tcp)
     BERTH_TRY(write_i64("memory.kmem.tcp.limit_in_bytes", *m.kernel_tcp, "kernelTCP"));
   if (m.swappiness)
@@ -786,11 +810,12 @@ Result<void> V1::apply_blkio(const oci::Resources::BlockIo& b) {
     }
     return ok();
   };
-  BERTH_TRY(throttle(b.throttle_read_bps, "blkio.throttle.read_bps_device", "throttleReadBpsDevice"));
-  BERTH_TRY(throttle(b.throttle_write_bps, "blkio.throttle.write_bps_device",
-                     "throttleWriteBpsDevice"));
-  BERTH_TRY(throttle(b.throttle_read_iops, "blkio.throttle.read_iops_device",
-                     "throttleReadIOPSDevice"));
+  BERTH_TRY(
+      throttle(b.throttle_read_bps, "blkio.throttle.read_bps_device", "throttleReadBpsDevice"));
+  BERTH_TRY(
+      throttle(b.throttle_write_bps, "blkio.throttle.write_bps_device", "throttleWriteBpsDevice"));
+  BERTH_TRY(
+      throttle(b.throttle_read_iops, "blkio.throttle.read_iops_device", "throttleReadIOPSDevice"));
   BERTH_TRY(throttle(b.throttle_write_iops, "blkio.throttle.write_iops_device",
                      "throttleWriteIOPSDevice"));
   return ok();
@@ -1058,8 +1083,9 @@ Result<Stats> V1::stats() {
         if (colon == std::string_view::npos || sp1 == std::string_view::npos || sp1 == sp2 ||
             colon > sp1)
           return;  // "Total 123"
-        out.push_back({to_u64(line.substr(0, colon)), to_u64(line.substr(colon + 1, sp1 - colon - 1)),
-                       std::string(line.substr(sp1 + 1, sp2 - sp1 - 1)), to_u64(line.substr(sp2 + 1))});
+        out.push_back(
+            {to_u64(line.substr(0, colon)), to_u64(line.substr(colon + 1, sp1 - colon - 1)),
+             std::string(line.substr(sp1 + 1, sp2 - sp1 - 1)), to_u64(line.substr(sp2 + 1))});
       });
     };
     parse("blkio.throttle.io_service_bytes", s.io_service_bytes);
@@ -1132,8 +1158,8 @@ std::vector<std::pair<std::string, std::string>> parse_cgroup_mounts(std::string
   auto unescape = [](std::string_view s) {  // \040 (space), \011, \012, \134 in mount points
     std::string r;
     for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
-          s[i + 3] >= '0' && s[i + 3] <= '7') {
+      if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3' &&
+          s[i + 2] >= '0' && s[i + 2] <= '7' && s[i + 3] >= '0' && s[i + 3] <= '7') {
         r += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
         i += 3;
       } else {
@@ -1159,7 +1185,8 @@ std::vector<std::pair<std::string, std::string>> parse_cgroup_mounts(std::string
     std::string_view fstype = tail.substr(0, sp1);
     if (fstype != "cgroup" && fstype != "cgroup2") return;
     size_t sp2 = tail.find(' ', sp1 + 1);
-    std::string_view opts = sp2 == std::string_view::npos ? std::string_view() : tail.substr(sp2 + 1);
+    std::string_view opts =
+        sp2 == std::string_view::npos ? std::string_view() : tail.substr(sp2 + 1);
     std::string ctrls;
     if (fstype == "cgroup") {
       while (!opts.empty()) {

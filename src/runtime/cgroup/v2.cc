@@ -52,8 +52,8 @@ Result<std::optional<int64_t>> swap_max_value(std::optional<int64_t> swap, int64
   if (s < -1) return Error::invalid(std::string(field) + ": " + std::to_string(s) + " is invalid");
   if (limit == 0)
     return Error::invalid(std::string(field) + ": a memory+swap limit needs a memory limit");
-  if (limit < 0) return Error::invalid("linux.resources.memory.limit: " + std::to_string(limit) +
-                                       " is invalid");
+  if (limit < 0)
+    return Error::invalid("linux.resources.memory.limit: " + std::to_string(limit) + " is invalid");
   if (s < limit)
     return Error::invalid(std::string(field) + ": memory+swap limit " + std::to_string(s) +
                           " is below the memory limit " + std::to_string(limit));
@@ -149,8 +149,8 @@ constexpr const char* kAccountingControllers[] = {"cpu", "memory", "pids", "io"}
 
 // Controllers that `unified` keys may name (others, like "cgroup.", need none).
 bool is_controller_name(std::string_view c) {
-  for (const char* k : {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc",
-                        "perf_event"})
+  for (const char* k :
+       {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", "rdma", "misc", "perf_event"})
     if (c == k) return true;
   return false;
 }
@@ -270,8 +270,7 @@ Result<void> V2::make_dirs(std::vector<std::string>& created) {
 
 Result<void> V2::enable_in(const std::string& dir, const std::set<std::string>& required,
                            const std::set<std::string>& optional) {
-  std::set<std::string> enabled =
-      split_words(BERTH_TRY(read_cg(dir + "/cgroup.subtree_control")));
+  std::set<std::string> enabled = split_words(BERTH_TRY(read_cg(dir + "/cgroup.subtree_control")));
   std::string all, req;
   for (const std::string& c : required)
     if (!enabled.count(c)) req += (req.empty() ? "+" : " +") + c;
@@ -297,8 +296,7 @@ Result<void> V2::enable_controllers(const Needs& needs) {
   std::string cur = root_;
   size_t i = 1;
   while (i < path_.size()) {  // `cur`: each ancestor of the leaf, root first
-    std::set<std::string> available =
-        split_words(BERTH_TRY(read_cg(cur + "/cgroup.controllers")));
+    std::set<std::string> available = split_words(BERTH_TRY(read_cg(cur + "/cgroup.controllers")));
     for (const auto& [c, field] : needs.required)
       if (!available.count(c))
         return Error::unsupported(field + ": the " + c + " controller is not available in " +
@@ -392,8 +390,8 @@ Result<void> V2::apply_memory(const oci::Resources::Memory& m) {
                             " is not above the current memory+swap usage " +
                             std::to_string(usage + swap_usage));
   }
-  if (limit != 0) BERTH_TRY_CTX(write_cg(file("memory.max"), number(limit)),
-                                "linux.resources.memory.limit");
+  if (limit != 0)
+    BERTH_TRY_CTX(write_cg(file("memory.max"), number(limit)), "linux.resources.memory.limit");
   if (swap) {
     auto w = write_cg(file("memory.swap.max"), number(*swap));
     // Without swap accounting there is no file; "max" and "0" then need no writing.
@@ -428,8 +426,8 @@ Result<void> V2::apply_cpu(const oci::Resources::Cpu& c) {
       q = cur ? trim(std::string_view(*cur).substr(0, cur->find(' '))) : "max";
     }
     std::string v = period ? q + " " + std::to_string(*c.period) : q;
-    BERTH_TRY_CTX(write_cg(file("cpu.max"), v), quota ? "linux.resources.cpu.quota"
-                                                      : "linux.resources.cpu.period");
+    BERTH_TRY_CTX(write_cg(file("cpu.max"), v),
+                  quota ? "linux.resources.cpu.quota" : "linux.resources.cpu.period");
   }
   if (c.burst)
     BERTH_TRY_CTX(write_cg(file("cpu.max.burst"), std::to_string(*c.burst)),
@@ -455,8 +453,9 @@ Result<void> V2::apply_io(const oci::Resources::BlockIo& b) {
     if (have_bfq)
       BERTH_TRY_CTX(write_cg(bfq, std::to_string(*b.weight)), "linux.resources.blockIO.weight");
     else
-      BERTH_TRY_CTX(write_cg(file("io.weight"), std::to_string(blkio_weight_to_io_weight(*b.weight))),
-                    "linux.resources.blockIO.weight");
+      BERTH_TRY_CTX(
+          write_cg(file("io.weight"), std::to_string(blkio_weight_to_io_weight(*b.weight))),
+          "linux.resources.blockIO.weight");
   }
   for (size_t i = 0; i < b.weight_device.size(); ++i) {
     const oci::WeightDevice& d = b.weight_device[i];
@@ -466,9 +465,9 @@ Result<void> V2::apply_io(const oci::Resources::BlockIo& b) {
     if (bfq_per_device)
       BERTH_TRY_CTX(write_cg(bfq, dev + std::to_string(*d.weight)), field);
     else
-      BERTH_TRY_CTX(write_cg(file("io.weight"),
-                             dev + std::to_string(blkio_weight_to_io_weight(*d.weight))),
-                    field);
+      BERTH_TRY_CTX(
+          write_cg(file("io.weight"), dev + std::to_string(blkio_weight_to_io_weight(*d.weight))),
+          field);
   }
   struct Throttle {
     const std::vector<oci::ThrottleDevice>* list;
@@ -482,10 +481,10 @@ Result<void> V2::apply_io(const oci::Resources::BlockIo& b) {
     for (size_t i = 0; i < t.list->size(); ++i) {
       const oci::ThrottleDevice& d = (*t.list)[i];
       // 0 removes the limit, as on v1.
-      std::string v = std::to_string(d.major) + ":" + std::to_string(d.minor) + " " + t.key +
-                      "=" + (d.rate ? std::to_string(d.rate) : "max");
-      BERTH_TRY_CTX(write_cg(file("io.max"), v), std::string("linux.resources.blockIO.") +
-                                                     t.field + "[" + std::to_string(i) + "]");
+      std::string v = std::to_string(d.major) + ":" + std::to_string(d.minor) + " " + t.key + "=" +
+                      (d.rate ? std::to_string(d.rate) : "max");
+      BERTH_TRY_CTX(write_cg(file("io.max"), v), std::string("linux.resources.blockIO.") + t.field +
+                                                     "[" + std::to_string(i) + "]");
     }
   }
   return ok();
@@ -549,8 +548,7 @@ Result<void> V2::apply_unified(const std::map<std::string, std::string>& unified
         if (is_controller_name(c) && !available.count(c))
           return Error::unsupported(field + ": the " + c + " controller is not available in " +
                                     cgroup_name() + " (cgroup v2)");
-        if (e == ENOENT)
-          return Error::invalid(field + ": no such cgroup file (cgroup v2)");
+        if (e == ENOENT) return Error::invalid(field + ": no such cgroup file (cgroup v2)");
       }
       return std::move(w).error().wrap(field);
     }
@@ -568,8 +566,8 @@ Result<void> V2::apply_devices(const std::vector<oci::DeviceCgroupRule>& rules) 
 
 Result<void> V2::add_process(pid_t pid) {
   auto w = write_cg(file("cgroup.procs"), std::to_string(pid));
-  if (!w) return std::move(w).error().wrap("add process " + std::to_string(pid) + " to " +
-                                           cgroup_name());
+  if (!w)
+    return std::move(w).error().wrap("add process " + std::to_string(pid) + " to " + cgroup_name());
   return ok();
 }
 
@@ -742,7 +740,8 @@ Result<Stats> V2::stats() {
       Stats::Hugetlb& h = s.hugetlb[size];
       h.usage = value("hugetlb." + size + ".current");
       h.max = value("hugetlb." + size + ".max", UINT64_MAX);
-      h.failcnt = parse_flat_keyed(read_cg(file("hugetlb." + size + ".events")).value_or(""))["max"];
+      h.failcnt =
+          parse_flat_keyed(read_cg(file("hugetlb." + size + ".events")).value_or(""))["max"];
     }
   }
   return s;
