@@ -24,11 +24,11 @@
 #include "runtime/container.h"
 #include "runtime/internal.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::runtime {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 std::string now_rfc3339() {
   char buf[40];

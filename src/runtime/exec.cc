@@ -16,11 +16,11 @@
 
 #include "runtime/container.h"
 #include "runtime/internal.h"
+#include "util/strings.h"
 
 namespace berth::runtime {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 ino_t ns_inode(const std::string& path) {
   struct stat st;

@@ -17,11 +17,11 @@
 #include "runtime/container.h"
 #include "runtime/internal.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::runtime {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 Result<UniqueFd> connect_start_socket(const std::string& dir) {
   UniqueFd d(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -24,7 +24,6 @@
 namespace berth::runtime::init {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 Result<void> set_root_propagation(const oci::Linux* l) {
   unsigned long flags = MS_SLAVE | MS_REC;
@@ -56,12 +55,6 @@ Result<UniqueFd> bind_rootfs(InitContext& ctx) {
   return tree;  // after move_mount the fd refers to the attached mount
 }
 
-bool is_v2_host() {
-  struct statfs_buf {
-    char b[256];
-  };
-  return ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
-}
 
 struct CgroupHierarchy {
   std::string mountpoint_name;  // "cpu,cpuacct", "unified"
@@ -123,7 +116,7 @@ Result<void> mount_cgroup(InitContext& ctx, int root_fd, const oci::Mount& m,
   sys::MountOptions bind_opts;
   bind_opts.attr_set = (opts.attr_set & MOUNT_ATTR_RDONLY) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                        MOUNT_ATTR_NOEXEC;
-  if (is_v2_host()) {
+  if (cgroup::host_layout() == cgroup::Layout::V2) {
     std::string src = "/sys/fs/cgroup" + ctx.cgroup_path;
     UniqueFd tree = BERTH_TRY(sys::make_bind_mount(AT_FDCWD, src, true));
     BERTH_TRY(sys::set_mount_attrs(tree.get(), bind_opts));

@@ -16,6 +16,8 @@ std::vector<std::string_view> split(std::string_view s, char sep, bool skip_empt
   return out;
 }
 
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
 std::vector<std::string_view> split_fields(std::string_view s) {
   std::vector<std::string_view> out;
   size_t i = 0;

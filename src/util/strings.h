@@ -10,6 +10,9 @@ namespace berth {
 
 // Splits on `sep`; empty fields are kept unless `skip_empty`.
 std::vector<std::string_view> split(std::string_view s, char sep, bool skip_empty = false);
+// `s` in double quotes, as error messages show paths and values.
+std::string quoted(std::string_view s);
+
 // Splits on runs of spaces and tabs.
 std::vector<std::string_view> split_fields(std::string_view s);
 

@@ -10,13 +10,13 @@
 #include <vector>
 
 #include "runtime/cgroup/impl.h"
+#include "util/strings.h"
 
 namespace berth::runtime::cgroup {
 namespace {
 
 constexpr const char* kDefaultRoot = "/sys/fs/cgroup";
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 bool is_fs(const std::string& path, unsigned long magic) {
   struct statfs st;

@@ -1,5 +1,6 @@
 // The v2 device controller: rule list -> eBPF instructions -> BPF_PROG_LOAD -> BPF_PROG_ATTACH.
 #include "runtime/cgroup/devices_bpf.h"
+#include "util/strings.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 namespace berth::runtime::cgroup {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 // ---- a tiny assembler: instructions plus forward jumps to labels patched at the end ----
 

@@ -39,6 +39,7 @@
 
 #include "runtime/cgroup/impl.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::runtime::cgroup {
 
@@ -59,7 +60,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // ---- controllers ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@
 #include "runtime/cgroup/devices_bpf.h"
 #include "runtime/cgroup/impl.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::runtime::cgroup {
 
@@ -64,7 +65,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 // Reads a small cgroup file; NotFound (errno ENOENT) when it does not exist.
 Result<std::string> read_cg(const std::string& path) {
