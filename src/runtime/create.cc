@@ -29,7 +29,6 @@
 namespace berth::runtime {
 namespace {
 
-
 std::string now_rfc3339() {
   char buf[40];
   return std::string(log::now_rfc3339(buf));
@@ -438,6 +437,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   s.rootfs = ctx.rootfs;
   s.created = now_rfc3339();
   s.annotations = spec.annotations;
+  s.cgroups_path = spec.linux ? spec.linux->cgroups_path : std::string();
   std::string hook_state = state_json(s, Status::Creating, -1);
   BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state));
 

@@ -56,7 +56,7 @@ Result<std::unique_ptr<cgroup::Cgroup>> live_cgroup(const Globals& g, const std:
   Status st = current_status(g.root, s);
   if (st == Status::Stopped || st == Status::Creating)
     return Error::conflict("container " + id + " is not running");
-  return container_cgroup(state_dir(g.root, id), id);
+  return container_cgroup(s);
 }
 
 }  // namespace

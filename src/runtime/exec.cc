@@ -21,7 +21,6 @@
 namespace berth::runtime {
 namespace {
 
-
 ino_t ns_inode(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
@@ -195,7 +194,7 @@ Result<int> exec(const Globals& g, const ExecOptions& o) {
   // The process will be our grandchild (see exec_child): reap it as its subreaper.
   if (join_pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
     return Error::sys("become child subreaper");
-  auto cg = BERTH_TRY(container_cgroup(dir, o.id));
+  auto cg = BERTH_TRY(container_cgroup(s));
   // Cloned into the cgroup (v2), or the child moves itself in (v1) before joining anything.
   UniqueFd into = cg->clone_into_fd();
   cgroup::Cgroup* self_place = into ? nullptr : cg.get();

@@ -118,9 +118,9 @@ Result<int> wait_forwarding(pid_t pid, int master_fd);
 // Blocks the forwarded signals (before clone, so none is lost); returns the previous mask.
 sigset_t block_forwarded_signals();
 
-// The cgroup of a created container, from its saved config (linux.cgroupsPath) and id.
-Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& state_dir,
-                                                         const std::string& id);
+// The cgroup of a created container, from its recorded linux.cgroupsPath and id: no config
+// parse, so `state` and `list` stay cheap.
+Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const State& s);
 
 // linux.resources as runc reads them: a zero limit, weight, share, quota or period means
 // "not set" (docker sends cpu.shares 0 and blockIO.weight 0 in every config and update).

@@ -22,7 +22,6 @@
 namespace berth::runtime {
 namespace {
 
-
 Result<UniqueFd> connect_start_socket(const std::string& dir) {
   UniqueFd d(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!d) return Error::sys("open " + dir);
@@ -85,16 +84,14 @@ Result<void> destroy(const Globals& g, const State& s) {
 
 }  // namespace
 
-Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const std::string& dir,
-                                                         const std::string& id) {
-  oci::Spec spec = BERTH_TRY_CTX(load_saved_spec(dir), "saved config");
-  return cgroup::open(spec.linux ? spec.linux->cgroups_path : std::string(), id);
+Result<std::unique_ptr<cgroup::Cgroup>> container_cgroup(const State& s) {
+  return cgroup::open(s.cgroups_path, s.id);
 }
 
 Status live_status(const std::string& root, const State& s) {
   Status st = current_status(root, s);
   if (st != Status::Running && st != Status::Created) return st;
-  auto cg = container_cgroup(state_dir(root, s.id), s.id);
+  auto cg = container_cgroup(s);
   if (cg) {
     auto frozen = (*cg)->is_frozen();
     if (frozen && *frozen) return Status::Paused;
@@ -136,7 +133,7 @@ Result<void> kill(const Globals& g, const std::string& id, int sig, bool all) {
   if (st == Status::Stopped || st == Status::Creating)
     return Error::conflict("container not running");
   if (all) {
-    auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+    auto cg = BERTH_TRY(container_cgroup(s));
     return cg->kill_all(sig);
   }
   UniqueFd pidfd = open_init_pidfd(s);
@@ -151,7 +148,7 @@ Result<void> remove(const Globals& g, const std::string& id, bool force) {
   if ((st == Status::Running || st == Status::Paused) && !force)
     return Error::conflict("cannot delete container " + id +
                            " that is not stopped: " + status_name(st));
-  auto cg = container_cgroup(dir, id);
+  auto cg = container_cgroup(s);
   if (st != Status::Stopped && st != Status::Creating) {
     UniqueFd pidfd = open_init_pidfd(s);
     if (cg) {
@@ -175,7 +172,7 @@ Result<void> set_paused(const Globals& g, const std::string& id, bool paused) {
   Status st = live_status(g.root, s);
   if (paused && st != Status::Running) return Error::conflict("container not running");
   if (!paused && st != Status::Paused) return Error::conflict("container not paused");
-  auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+  auto cg = BERTH_TRY(container_cgroup(s));
   return cg->set_frozen(paused);
 }
 
@@ -213,7 +210,7 @@ Result<std::vector<ContainerSummary>> list(const Globals& g) {
 Result<std::vector<pid_t>> pids(const Globals& g, const std::string& id) {
   State s = BERTH_TRY(load_state(g.root, id));
   if (current_status(g.root, s) == Status::Stopped) return std::vector<pid_t>{};
-  auto cg = BERTH_TRY(container_cgroup(state_dir(g.root, id), id));
+  auto cg = BERTH_TRY(container_cgroup(s));
   return cg->pids();
 }
 

@@ -24,7 +24,6 @@
 namespace berth::runtime::init {
 namespace {
 
-
 Result<void> set_root_propagation(const oci::Linux* l) {
   unsigned long flags = MS_SLAVE | MS_REC;
   if (l && !l->rootfs_propagation.empty()) {
@@ -54,7 +53,6 @@ Result<UniqueFd> bind_rootfs(InitContext& ctx) {
                 "bind rootfs " + quoted(ctx.rootfs));
   return tree;  // after move_mount the fd refers to the attached mount
 }
-
 
 struct CgroupHierarchy {
   std::string mountpoint_name;  // "cpu,cpuacct", "unified"

@@ -108,6 +108,7 @@ Result<void> save_state(const std::string& dir, const State& s) {
   j["owner"] = s.owner;
   j["annotations"] = s.annotations;
   j["own_pid_ns"] = s.own_pid_ns;
+  j["cgroups_path"] = s.cgroups_path;
   return write_file_atomic(dir + "/" + kStateFile, j.dump(), 0600, false);
 }
 
@@ -134,6 +135,7 @@ Result<State> load_state(const std::string& root, const std::string& id) {
     s.owner = j.value("owner", "");
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.own_pid_ns = j.value("own_pid_ns", false);
+    s.cgroups_path = j.value("cgroups_path", "");
   } catch (const std::exception& e) {
     return Error::internal(dir + "/" + kStateFile + ": corrupt state: " + e.what());
   }

@@ -27,6 +27,7 @@ struct State {
   std::string owner;
   std::map<std::string, std::string> annotations;
   bool own_pid_ns = false;
+  std::string cgroups_path;  // linux.cgroupsPath as configured (reopens the cgroup)
 };
 
 // Paths inside the state dir.

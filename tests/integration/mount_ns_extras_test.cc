@@ -13,10 +13,13 @@ class ExtrasTest : public RuntimeTest {};
 
 TEST_F(ExtrasTest, TmpcopyupStartsTheTmpfsWithTheDirectorysContent) {
   std::string id = NewId();
-  json c = Config(id, {"sh", "-c", "cat /etc/passwd | head -1; touch /etc/new && echo writable; "
-                                   "grep ' /etc ' /proc/self/mountinfo | grep -c tmpfs"});
+  json c = Config(id, {"sh", "-c",
+                       "cat /etc/passwd | head -1; touch /etc/new && echo writable; "
+                       "grep ' /etc ' /proc/self/mountinfo | grep -c tmpfs"});
   c["root"]["readonly"] = true;
-  c["mounts"].push_back({{"destination", "/etc"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+  c["mounts"].push_back({{"destination", "/etc"},
+                         {"type", "tmpfs"},
+                         {"source", "tmpfs"},
                          {"options", {"tmpcopyup", "nosuid", "mode=755"}}});
   ExecResult r = RunContainer(id, c);
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
@@ -32,8 +35,8 @@ TEST_F(ExtrasTest, TmpcopyupOnANonTmpfsMountIsRefused) {
   if (RuntimeName() == "runc") GTEST_SKIP() << "berth's error message";
   std::string id = NewId();
   json c = Config(id, {"true"});
-  c["mounts"].push_back({{"destination", "/mnt"}, {"type", "proc"}, {"source", "proc"},
-                         {"options", {"tmpcopyup"}}});
+  c["mounts"].push_back(
+      {{"destination", "/mnt"}, {"type", "proc"}, {"source", "proc"}, {"options", {"tmpcopyup"}}});
   ExecResult r = Create(id, c);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("tmpcopyup is only for tmpfs mounts"));

@@ -17,7 +17,6 @@ namespace {
 
 constexpr const char* kDefaultRoot = "/sys/fs/cgroup";
 
-
 bool is_fs(const std::string& path, unsigned long magic) {
   struct statfs st;
   return ::statfs(path.c_str(), &st) == 0 && static_cast<unsigned long>(st.f_type) == magic;

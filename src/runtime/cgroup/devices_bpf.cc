@@ -1,6 +1,5 @@
 // The v2 device controller: rule list -> eBPF instructions -> BPF_PROG_LOAD -> BPF_PROG_ATTACH.
 #include "runtime/cgroup/devices_bpf.h"
-#include "util/strings.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,9 +7,10 @@
 #include <cstring>
 #include <string>
 
+#include "util/strings.h"
+
 namespace berth::runtime::cgroup {
 namespace {
-
 
 // ---- a tiny assembler: instructions plus forward jumps to labels patched at the end ----
 

@@ -60,7 +60,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-
 // ---- controllers ------------------------------------------------------------------------------
 
 enum Ctrl : int {

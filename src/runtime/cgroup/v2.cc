@@ -65,7 +65,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-
 // Reads a small cgroup file; NotFound (errno ENOENT) when it does not exist.
 Result<std::string> read_cg(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
