@@ -14,6 +14,9 @@ PACKAGES=(
   cmake ninja-build ccache g++ make pkg-config git
   # libraries (ARCHITECTURE.md "Dependencies"; add the engine's ones when those layers land)
   nlohmann-json3-dev libseccomp-dev libcap-dev libcli11-dev
+  # images: layers (tar, gzip, zstd), registry HTTP/TLS, digests; the daemon's HTTP and metadata
+  libarchive-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libssl-dev libboost-dev
+  libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev hyperfine bats
   # fuzzing (libFuzzer ships in compiler-rt) and `make format`
@@ -21,6 +24,8 @@ PACKAGES=(
   # containers for the demo, integration tests and comparison runs; engines that use
   # berth-runtime in tests/compat (podman, dockerd, containerd)
   busybox-static runc crun podman conmon docker.io containerd
+  # a real registry and image tools for fixtures and interop tests; htpasswd for Basic auth
+  docker-registry skopeo umoci apache2-utils pigz
   # tools the scripts use
   jq time util-linux iproute2 procps tmux linux-perf
 )

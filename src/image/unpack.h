@@ -1,0 +1,43 @@
+// Layer unpacking: a (compressed) tar layer into a snapshot directory, overlayfs form.
+//
+// The input is untrusted. Every entry is created relative to the destination directory fd
+// with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS) for its parent, so `../`, absolute
+// paths, symlinked parents and hardlinks leading out all stay inside (or fail with an error
+// naming the entry); sizes and name lengths are bounded.
+//
+// Whiteouts become overlayfs form: ".wh.<name>" -> a 0/0 character device <name>,
+// ".wh..wh..opq" -> xattr trusted.overlay.opaque="y" on its directory. Ownership, modes,
+// times (atime/mtime, directories fixed up at the end), xattrs (including security.capability),
+// hardlinks, symlinks and device nodes are kept.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "util/digest.h"
+#include "util/result.h"
+
+namespace berth::image {
+
+struct UnpackOptions {
+  // Hard cap on the total uncompressed bytes and on the number of entries.
+  uint64_t max_bytes = uint64_t{1} << 40;
+  uint64_t max_entries = 10'000'000;
+  // Root is needed for chown/mknod; when false (tests without root) those are skipped.
+  bool preserve_ownership = true;
+};
+
+struct UnpackResult {
+  Digest diff_id;  // sha256 of the uncompressed tar stream
+  uint64_t uncompressed_bytes = 0;
+  uint64_t entries = 0;
+};
+
+// Reads the layer from `src_fd` (a file or a pipe; gzip, zstd or plain tar auto-detected)
+// to EOF and writes its entries under `dest_dir_fd` (a directory fd). The diff ID is computed
+// over the uncompressed stream. Errors name the entry:
+//   unpack layer: entry "../../etc/passwd": path escapes the layer
+Result<UnpackResult> unpack_layer(int src_fd, int dest_dir_fd, const UnpackOptions& opts = {});
+
+}  // namespace berth::image
