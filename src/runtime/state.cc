@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/spec.h"
+#include "sys/remove.h"
 
 namespace berth::runtime {
 
@@ -142,42 +143,10 @@ Result<State> load_state(const std::string& root, const std::string& id) {
   return s;
 }
 
-static Result<void> remove_tree_at(int dirfd, const char* name) {
-  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return ok();
-    if (errno == ENOTDIR) {
-      if (::unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-        return Error::sys(std::string("remove ") + name);
-      return ok();
-    }
-    return Error::sys(std::string("open ") + name);
-  }
-  DIR* d = ::fdopendir(::dup(fd.get()));
-  if (!d) return Error::sys(std::string("opendir ") + name);
-  while (struct dirent* e = ::readdir(d)) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    if (e->d_type == DT_DIR) {
-      auto r = remove_tree_at(fd.get(), e->d_name);
-      if (!r) {
-        ::closedir(d);
-        return r;
-      }
-    } else if (::unlinkat(fd.get(), e->d_name, 0) < 0 && errno != ENOENT) {
-      ::closedir(d);
-      return Error::sys(std::string("remove ") + e->d_name);
-    }
-  }
-  ::closedir(d);
-  if (::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return Error::sys(std::string("remove ") + name);
-  return ok();
-}
-
 Result<void> remove_state_dir(const std::string& root, const std::string& id) {
   UniqueFd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) return errno == ENOENT ? ok() : Error::sys("open " + root);
-  auto r = remove_tree_at(rootfd.get(), id.c_str());
+  auto r = sys::remove_tree_at(rootfd.get(), id.c_str());
   if (!r) return std::move(r).error().wrap("remove state of \"" + id + "\"");
   return ok();
 }
