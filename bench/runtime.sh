@@ -542,22 +542,7 @@ echo
 cat "$report"
 
 if [[ $write_results -eq 1 ]]; then
-  tmp="$RESULTS.tmp.$$"
-  {
-    echo "# berth-runtime benchmark results"
-    echo
-    echo "Written by \`bench/runtime.sh\` (\`make bench\`); see bench/README.md. Newest run first;"
-    echo "the last $KEEP_RUNS_IN_RESULTS runs are kept. Compare ratios taken within one run: this"
-    echo "machine kind is noisy from run to run."
-    echo
-    echo "<!-- run -->"
-    cat "$report"
-    echo
-    if [[ -f "$RESULTS" ]]; then
-      awk -v keep=$((KEEP_RUNS_IN_RESULTS - 1)) '/^<!-- run -->$/ { n++ } n >= 1 && n <= keep' "$RESULTS" \
-        | sed '1{/^$/d}'
-    fi
-  } >"$tmp"
-  mv "$tmp" "$RESULTS"
+  "$repo_root/bench/results.py" "$RESULTS" runtime \
+    "## berth-runtime vs runc vs crun (bench/runtime.sh)" "$report" "$KEEP_RUNS_IN_RESULTS"
   log "results written to ${RESULTS#"$repo_root"/}"
 fi
