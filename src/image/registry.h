@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,14 +35,26 @@ struct Credentials {
 };
 
 struct RegistryOptions {
-  std::vector<std::string> insecure;   // hosts ("host:port") allowed over plain HTTP
+  std::vector<std::string> insecure;       // hosts ("host:port") allowed over plain HTTP
   std::optional<Credentials> credentials;  // overrides docker config lookup
-  std::string docker_config;           // path of config.json; "" = $DOCKER_CONFIG or ~/.docker
-  std::string ca_file;                 // extra CA bundle (tests), "" = system store
-  int max_attempts = 5;                // per request
+  std::string docker_config;               // path of config.json; "" = $DOCKER_CONFIG or ~/.docker
+  std::string ca_file;                     // extra CA bundle (tests), "" = system store
+  bool force_https = false;                // TLS even for loopback hosts (a TLS registry in tests)
+  int max_attempts = 5;                    // per request
   int initial_backoff_ms = 200;
   std::string user_agent = "berth/" BERTH_VERSION;
 };
+
+// One challenge of a WWW-Authenticate header (RFC 7235): scheme lower-cased, parameter names
+// lower-cased, quoted values unescaped.
+struct AuthChallenge {
+  std::string scheme;                         // "bearer", "basic"
+  std::map<std::string, std::string> params;  // realm, service, scope, error, ...
+};
+// Parses every challenge of a header value, e.g.
+//   Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push"
+// Quoted commas and escapes are handled; malformed parts are skipped, never an error.
+std::vector<AuthChallenge> parse_www_authenticate(std::string_view header);
 
 // Credentials for a registry host from a docker config file (auths, credHelpers, credsStore).
 // No entry: empty credentials, not an error.
@@ -68,10 +81,14 @@ class RegistryClient {
 
   // GET /v2/ and remember the auth challenge; errors name the registry.
   Result<void> ping();
+  // ping, then checks the credentials (Basic: an authorised GET /v2/; Bearer: a token fetched
+  // from the realm), as `docker login` does. Unauthorized: PermissionDenied.
+  Result<void> login();
 
   // GET /v2/<repo>/manifests/<reference> with every supported media type in Accept.
   // `max_bytes`: manifests beyond it are refused (default kMaxManifestBytes).
-  Result<FetchedManifest> get_manifest(const std::string& repo, const std::string& reference);
+  Result<FetchedManifest> get_manifest(const std::string& repo, const std::string& reference,
+                                       size_t max_bytes = oci::image::kMaxManifestBytes);
   // HEAD: the descriptor (media type, digest from Docker-Content-Digest, size) or NotFound.
   Result<oci::image::Descriptor> head_manifest(const std::string& repo,
                                                const std::string& reference);
