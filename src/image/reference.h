@@ -38,7 +38,8 @@ struct Reference {
 // without it the tag stays empty (e.g. `docker images busybox`).
 Result<Reference> parse_reference(std::string_view s, bool add_default_tag = true);
 
-// True when `s` could be a short image ID or digest prefix rather than a name (12-64 hex).
+// True when `s` could be a short image ID or digest prefix rather than a name: 12-64 lower-case
+// hex digits, or "sha256:" and 1-64 of them.
 bool looks_like_id(std::string_view s);
 
 }  // namespace berth::image

@@ -45,10 +45,27 @@ inline constexpr std::string_view kDockerLayerGzip =
     "application/vnd.docker.image.rootfs.diff.tar.gzip";
 inline constexpr std::string_view kDockerLayerForeignGzip =
     "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+// Less common layer types docker, containerd and buildkit also write.
+inline constexpr std::string_view kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr std::string_view kDockerLayerZstd =
+    "application/vnd.docker.image.rootfs.diff.tar.zstd";
+inline constexpr std::string_view kDockerLayerForeign =
+    "application/vnd.docker.image.rootfs.foreign.diff.tar";
+// The empty blob "{}" artifacts use as their config (image-spec 1.1).
+inline constexpr std::string_view kOciEmpty = "application/vnd.oci.empty.v1+json";
 
 // Bounds on untrusted documents.
 inline constexpr size_t kMaxManifestBytes = 4 << 20;  // registries cap manifests at 4 MiB
 inline constexpr size_t kMaxConfigBytes = 8 << 20;
+inline constexpr size_t kMaxManifestLayers = 1000;  // overlayfs stacks ~500 at most
+inline constexpr size_t kMaxIndexManifests = 1000;  // real indexes: platforms x 2 (attestations)
+inline constexpr size_t kMaxAnnotations = 1000;     // per annotations / labels map
+inline constexpr size_t kMaxDescriptorUrls = 32;
+inline constexpr size_t kMaxConfigListEntries = 10000;  // Env, Cmd, history, ports, volumes ...
+inline constexpr size_t kMaxMediaTypeBytes = 255;
+inline constexpr size_t kMaxKeyBytes = 4096;        // annotation and label keys, port names
+inline constexpr size_t kMaxStringBytes = 1 << 20;  // any other string (a long RUN line)
+inline constexpr int kMaxJsonDepth = 32;            // real documents nest 4 levels
 
 struct Platform {
   std::string os;            // "linux"
@@ -128,6 +145,8 @@ struct ImageConfig {
   std::string architecture;
   std::string os;
   std::string variant;
+  std::string os_version;  // "os.version"
+  std::vector<std::string> os_features;
   ContainerConfig config;
   std::string rootfs_type;  // "layers"
   std::vector<Digest> diff_ids;
@@ -137,6 +156,9 @@ struct ImageConfig {
 
 // Parsers. `body` is the exact bytes (digests are over them; nothing is re-serialised).
 // Errors name the field: `manifest: layers[2].digest: invalid digest "sha256:zz"`.
+// Duplicate keys are rejected (a registry and berth must not read different values), and so
+// are a manifest that is really an index and the reverse. parse_manifest on a schema 1
+// document fails with an Unsupported error.
 Result<Manifest> parse_manifest(std::string_view body);
 Result<Index> parse_index(std::string_view body);
 Result<ImageConfig> parse_image_config(std::string_view body);
@@ -146,6 +168,8 @@ Result<Descriptor> parse_descriptor(std::string_view body);
 std::string serialize(const Descriptor& d);
 std::string serialize(const Manifest& m);
 std::string serialize(const Index& i);
+// The modelled fields only, Docker's key names; parse_image_config reads it back as equal.
+std::string serialize(const ImageConfig& c);
 
 // Layer media types: which compression, and whether berth should fetch it at all.
 enum class Compression { None, Gzip, Zstd };
@@ -161,11 +185,25 @@ std::vector<Digest> chain_ids(const std::vector<Digest>& diff_ids);
 
 // The platform of this process ("linux", "amd64", variant from the CPU where it matters).
 Platform host_platform();
+// uname(2)'s machine name -> Go's GOARCH and variant: "x86_64" -> amd64, "aarch64" -> arm64/v8,
+// "armv7l" -> arm/v7, "i686" -> 386. Unknown names pass through.
+Platform platform_for_machine(std::string_view machine);
+// Lower-cases os, architecture and variant, maps aliases (x86_64, aarch64, armhf, i386 ...) to
+// Go's names and writes implied variants one way, as containerd does (arm -> arm/v7,
+// arm64/v8 -> arm64, amd64/v1 -> amd64, "7" -> "v7"), so that equal platforms compare equal.
+Platform normalize_platform(const Platform& p);
+// Whether an image for `have` runs on `want` by the rules of select_platform.
+bool platform_matches(const Platform& want, const Platform& have);
 // Picks the manifest for `want` from an index, docker's rules: os and architecture must match,
 // variant matches or is compatible (arm64 without variant == v8; arm v7 accepts v6/v5 as
-// fallbacks, best first). Error lists the platforms the index has.
+// fallbacks, best first; amd64/v3 accepts v2, v1). Ties go to the first entry. An entry without
+// a platform is taken only when nothing matches (containerd does; the caller should then check
+// the config's platform). Error lists the platforms the index has:
+//   no matching manifest for linux/arm64/v8 in the manifest list entries (available: ...)
 Result<Descriptor> select_platform(const Index& index, const Platform& want);
-// "linux/arm64/v8" -> Platform; errors name the string.
+// "linux/arm64/v8" -> Platform; errors name the string. Architecture aliases are mapped to Go's
+// names (x86_64 -> amd64); one component is an os (with the host's architecture) or an
+// architecture (on linux), as docker's --platform takes it.
 Result<Platform> parse_platform(std::string_view s);
 std::string platform_string(const Platform& p);
 

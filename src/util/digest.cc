@@ -21,7 +21,14 @@ const EVP_MD* md_for(std::string_view algorithm) {
 
 Result<Digest> Digest::parse(std::string_view s) {
   auto fail = [&](std::string_view why) {
+    // The input is untrusted: bounded, and bytes that are not printable ASCII (or a quote)
+    // shown as '?' so that a message stays one readable line.
     std::string shown(s.substr(0, 150));
+    for (char& c : shown)
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f ||
+          c == '"' || c == '\\')
+        c = '?';
+    if (s.size() > shown.size()) shown += "...";
     return Error::invalid("invalid digest \"" + shown + "\": " + std::string(why));
   };
   size_t colon = s.find(':');
@@ -30,9 +37,9 @@ Result<Digest> Digest::parse(std::string_view s) {
   size_t want = hex_length(alg);
   if (want == 0) {
     // The image-spec grammar allows other algorithms; berth can verify only these.
-    bool well_formed = !alg.empty() && alg.size() <= 32 &&
-                       alg.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+._-") ==
-                           std::string_view::npos;
+    bool well_formed =
+        !alg.empty() && alg.size() <= 32 &&
+        alg.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789+._-") == std::string_view::npos;
     return fail(well_formed ? "unsupported digest algorithm" : "malformed algorithm");
   }
   if (hex.size() != want) return fail("wrong length for " + std::string(alg));
