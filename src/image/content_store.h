@@ -83,7 +83,8 @@ class ContentStore {
 
   Result<std::vector<BlobInfo>> list() const;
   Result<void> remove(const Digest& d) const;  // NotFound if absent
-  // Removes ingests nobody holds the lock of and that are older than `older_than_ns`.
+  // Removes ingests nobody holds the lock of and that are older than `older_than_ns` (an age:
+  // last write at least that many ns ago; 0 removes every unlocked ingest).
   Result<void> clean_ingests(int64_t older_than_ns) const;
   // Total bytes of committed blobs.
   Result<uint64_t> usage() const;
