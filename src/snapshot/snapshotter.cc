@@ -364,7 +364,8 @@ Result<std::vector<Mount>> Snapshotter::mounts(const std::string& key) const {
   return BERTH_TRY_CTX(s.mounts_of(i), "mounts of snapshot " + berth::quoted(key));
 }
 
-Result<void> Snapshotter::commit(const std::string& name, const std::string& key) {
+Result<void> Snapshotter::commit(const std::string& name, const std::string& key,
+                                 const std::optional<std::string>& parent) {
   std::string what = "commit snapshot " + berth::quoted(key) + " as " + berth::quoted(name);
   auto lock = BERTH_TRY(StoreLock::take(root_, true));
   Store s{root_};
@@ -372,6 +373,12 @@ Result<void> Snapshotter::commit(const std::string& name, const std::string& key
   if (i.kind != Kind::Active) return Error::invalid(what + ": not an active snapshot");
   if (name.empty()) return Error::invalid(what + ": empty name");
   if (s.lookup(name)) return Error::conflict(what + ": " + berth::quoted(name) + " already exists");
+  if (parent && !parent->empty()) {
+    Info p = BERTH_TRY_CTX(s.lookup(*parent), what + ": parent");
+    if (p.kind != Kind::Committed)
+      return Error::invalid(what + ": parent " + berth::quoted(*parent) + " is not committed");
+  }
+  if (parent) i.parent = *parent;
   // Order for crash safety: the new key link first (dangling until info.json says so), then
   // info.json (the commit point), then the old link goes.
   BERTH_TRY_CTX(s.link_key(name, i.id), what);

@@ -61,7 +61,11 @@ class Snapshotter {
   Result<std::vector<Mount>> view(const std::string& key, const std::string& parent);
   Result<std::vector<Mount>> mounts(const std::string& key) const;
   // Turns active snapshot `key` into committed snapshot `name` (no copy: a rename of metadata).
-  Result<void> commit(const std::string& name, const std::string& key);
+  // `parent` re-parents it on the way: image layers are unpacked in parallel, each into a
+  // parent-less snapshot (an overlayfs layer's files do not depend on the layers below), and
+  // committed in order onto their chain parent, which must be committed by then.
+  Result<void> commit(const std::string& name, const std::string& key,
+                      const std::optional<std::string>& parent = std::nullopt);
   // Removes a snapshot; Conflict if another snapshot has it as parent.
   Result<void> remove(const std::string& key);
   Result<Info> stat(const std::string& key) const;
