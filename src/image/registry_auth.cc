@@ -416,7 +416,9 @@ Result<std::string> Authenticator::authorization(const std::vector<std::string>&
   std::vector<std::string> all = scopes;
   {
     std::lock_guard lock(mu_);
-    all.insert(all.end(), extra_scopes_.begin(), extra_scopes_.end());
+    if (auto it = extra_scopes_.find(scope_key(scopes)); it != extra_scopes_.end()) {
+      all.insert(all.end(), it->second.begin(), it->second.end());
+    }
   }
   std::string key = scope_key(all);
   auto now = std::chrono::steady_clock::now();
@@ -453,16 +455,18 @@ bool Authenticator::invalidate(const std::vector<std::string>& scopes, const Res
   bool had = has_challenge();
   bool usable = set_challenge(resp);
   std::lock_guard lock(mu_);
+  // The scopes the server asked for go with every later request for the same scopes.
+  std::vector<std::string>& extra = extra_scopes_[scope_key(scopes)];
   std::vector<std::string> all = scopes;
-  all.insert(all.end(), extra_scopes_.begin(), extra_scopes_.end());
+  all.insert(all.end(), extra.begin(), extra.end());
   tokens_.erase(scope_key(all));
   for (auto& a : asked) {
-    if (std::find(all.begin(), all.end(), a) == all.end() &&
-        std::find(extra_scopes_.begin(), extra_scopes_.end(), a) == extra_scopes_.end() &&
-        extra_scopes_.size() < 8) {
-      extra_scopes_.push_back(a);
+    if (std::find(all.begin(), all.end(), a) == all.end() && extra.size() < 8) {
+      extra.push_back(a);
+      all.push_back(a);
     }
   }
+  if (extra.empty()) extra_scopes_.erase(scope_key(scopes));
   return usable || had;
 }
 
@@ -519,7 +523,9 @@ Result<Authenticator::Token> Authenticator::fetch_token(const std::vector<std::s
   }
   req.url = url;
   req.max_body = kMaxTokenResponse;
-  req.verify_tls = true;
+  // A realm on a host marked insecure gets the registry's treatment: TLS unverified.
+  req.verify_tls = !listed_insecure(realm_host + ":" + origin.port, opts_) &&
+                   !listed_insecure(realm_host, opts_);
 
   Response resp;
   std::optional<TransferError> err;

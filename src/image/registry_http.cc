@@ -128,13 +128,16 @@ bool is_loopback_host(std::string_view host_port) {
   return false;
 }
 
-bool plain_http_allowed(const std::string& host_port, const RegistryOptions& opts) {
-  if (is_loopback_host(host_port)) return true;
+bool listed_insecure(const std::string& host_port, const RegistryOptions& opts) {
   std::string h = lower(host_port);
   for (const auto& i : opts.insecure) {
     if (lower(i) == h || lower(i) == host_without_port(h)) return true;
   }
   return false;
+}
+
+bool plain_http_allowed(const std::string& host_port, const RegistryOptions& opts) {
+  return is_loopback_host(host_port) || listed_insecure(host_port, opts);
 }
 
 // ---- Response ---------------------------------------------------------------------------------

@@ -186,12 +186,15 @@ class Authenticator {
   mutable std::mutex mu_;
   std::optional<AuthChallenge> challenge_;
   std::map<std::string, Token> tokens_;
-  std::vector<std::string> extra_scopes_;  // asked for by the server in a 401
+  // Scopes a server asked for in a 401, by the scope key of the request that got it.
+  std::map<std::string, std::vector<std::string>> extra_scopes_;
   std::optional<Result<Credentials>> creds_;
   std::mutex fetch_mu_;  // one token fetch at a time
 };
 
-// Whether a plain-HTTP URL is allowed by the client's policy.
+// Whether plain HTTP is allowed for a host by the client's policy: loopback or listed insecure.
 bool plain_http_allowed(const std::string& host_port, const RegistryOptions& opts);
+// Whether a host is in RegistryOptions::insecure (plain HTTP, or TLS without verification).
+bool listed_insecure(const std::string& host_port, const RegistryOptions& opts);
 
 }  // namespace berth::image::registry_internal

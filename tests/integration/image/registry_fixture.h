@@ -1,6 +1,6 @@
 // Registry fixtures for the image integration tests (pull, push, unpack, import/export).
 //
-//   BERTH_SKIP_UNLESS_REGISTRY();                          // root, docker-registry, skopeo
+//   BERTH_SKIP_UNLESS_REGISTRY();                          // docker-registry, skopeo, ...
 //   berth::test::TempDir tmp;
 //   auto reg = berth::test::LocalRegistry::Start();       // {.basic_auth = true} for htpasswd
 //   ASSERT_TRUE(reg) << reg.error().what();
@@ -60,8 +60,9 @@ bool HaveProgram(const std::string& name);
 // Writes a file (parents must exist); aborts the test on failure via ADD_FAILURE.
 void WriteFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 
-// Why registry tests cannot run here, "" when they can: needs root, docker-registry, skopeo,
-// htpasswd (apache2-utils), GNU tar, gzip, jq and /bin/busybox.
+// Why registry tests cannot run here, "" when they can: needs docker-registry, skopeo,
+// htpasswd (apache2-utils), GNU tar, gzip, jq and /bin/busybox (not root: tests that mount or
+// chown check that themselves).
 std::string RegistrySkipReason();
 #define BERTH_SKIP_UNLESS_REGISTRY()                                                              \
   do {                                                                                            \
@@ -122,9 +123,10 @@ class LocalRegistry {
   const std::string& storage_dir() const { return storage_; }
   // Client options for this registry: credentials when basic_auth, CA and https when tls.
   image::RegistryOptions client_options() const;
-  // skopeo copy --all oci:<layout>:<layout_tag> docker://<host>/<name_tag>.
+  // skopeo copy --all oci:<layout>:<layout_tag> docker://<host>/<name_tag>. `format` "v2s2"
+  // converts to Docker schema 2 (manifest list for an index; gzip layers only) on the way.
   Result<void> Push(const std::string& layout, const std::string& layout_tag,
-                    const std::string& name_tag) const;
+                    const std::string& name_tag, std::string_view format = "") const;
   // skopeo inspect --raw docker://<host>/<name_tag>: the manifest bytes as stored.
   Result<std::string> InspectRaw(const std::string& name_tag) const;
   // The registry's output so far: warnings and an access log line per request

@@ -454,6 +454,38 @@ TEST(RegistryLocal, MultiArchIndex) {
   EXPECT_EQ(platforms, (std::vector<std::string>{"amd64", "arm64v8", "armv7"}));
 }
 
+TEST(RegistryLocal, DockerSchema2ManifestAndList) {
+  BERTH_SKIP_UNLESS_REGISTRY();
+  TempDir tmp;
+  auto reg = LocalRegistry::Start();
+  ASSERT_TRUE(reg) << reg.error().what();
+  ASSERT_TRUE(MakeBusyboxRootfs(tmp.sub("rootfs")));
+  auto built =
+      BuildImage(tmp.sub("layout"), {"--platform", "linux/amd64", "--layer", tmp.sub("rootfs"),
+                                     "--platform", "linux/arm64/v8", "--layer", tmp.sub("rootfs")});
+  ASSERT_TRUE(built) << built.error().what();
+  ASSERT_TRUE((*reg)->Push(built->layout, built->tag, "docker:1", "v2s2"));
+
+  auto c = Client((*reg)->host(), (*reg)->client_options());
+  auto list = c->get_manifest("docker", "1");
+  ASSERT_TRUE(list) << list.error().what();
+  EXPECT_EQ(list->media_type, oci::image::kDockerManifestList);
+  json j = json::parse(list->body);
+  ASSERT_EQ(j["manifests"].size(), 2u);
+  auto head = c->head_manifest("docker", j["manifests"][1]["digest"].get<std::string>());
+  ASSERT_TRUE(head) << head.error().what();
+  EXPECT_EQ(head->media_type, oci::image::kDockerManifest);
+  auto m = c->get_manifest("docker", head->digest.str());
+  ASSERT_TRUE(m) << m.error().what();
+  EXPECT_EQ(m->media_type, oci::image::kDockerManifest);
+  EXPECT_EQ(head->size, static_cast<int64_t>(m->body.size()));
+  json mj = json::parse(m->body);
+  EXPECT_EQ(mj["layers"][0]["mediaType"], oci::image::kDockerLayerGzip);
+  auto layer = FetchBlob(*c, "docker", Desc(mj["layers"][0]));
+  ASSERT_TRUE(layer) << layer.error().what();
+  EXPECT_EQ(sha256_of(layer->bytes).str(), mj["layers"][0]["digest"]);
+}
+
 TEST(RegistryLocal, UnknownRepositoryTagAndBlob) {
   BERTH_SKIP_UNLESS_REGISTRY();
   TempDir tmp;
@@ -669,7 +701,6 @@ TEST(RegistryLocal, TlsVerifiedAgainstTheGivenCa) {
 class RegistryFaults : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";
     for (const char* p : {"tar", "jq", "python3"}) {
       if (!HaveProgram(p)) GTEST_SKIP() << "needs " << p;
     }
@@ -794,6 +825,7 @@ TEST_F(RegistryFaults, BearerTokenFlowWithScopeAndCache) {
   EXPECT_THAT(token_reqs[0]["query"].get<std::string>(),
               HasSubstr("scope=repository:team/app:pull"));
   EXPECT_EQ(token_reqs[0]["headers"]["authorization"], "Basic YWxpY2U6d29uZGVybGFuZA==");
+  EXPECT_TRUE(c->login()) << c->login().error().what();
 
   // Wrong password: the token server's words reach the user.
   RegistryOptions w = o;
@@ -802,6 +834,48 @@ TEST_F(RegistryFaults, BearerTokenFlowWithScopeAndCache) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().kind(), ErrorKind::PermissionDenied);
   EXPECT_THAT(bad.error().what(), HasSubstr("incorrect username or password"));
+  auto bad_login = Client(srv->host(), w)->login();
+  ASSERT_FALSE(bad_login);
+  EXPECT_EQ(bad_login.error().kind(), ErrorKind::PermissionDenied);
+}
+
+TEST_F(RegistryFaults, ParallelFirstRequestsShareOnePingAndOneToken) {
+  auto srv = Serve({"--bearer", "anonymous"});
+  ASSERT_TRUE(srv);
+  auto c = Client(srv->host());
+  std::vector<std::string> results(6);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto f = FetchBlob(*c, "app", big_.layer);
+      results[i] = !f ? f.error().what() : f->bytes == big_.layer_bytes ? "ok" : "wrong bytes";
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, "ok");
+  auto log = srv->Requests();
+  ASSERT_TRUE(log);
+  EXPECT_EQ(CountRequests(*log, "GET", "/v2/"), 7) << log->dump();  // 1 ping + 6 blobs
+  EXPECT_EQ(CountRequests(*log, "GET", "/token"), 1) << log->dump();
+}
+
+TEST_F(RegistryFaults, IdentityTokenUsesTheOAuthRefreshGrant) {
+  auto srv = Serve({"--bearer", "alice:wonderland", "--refresh-token", "refresh-123"});
+  ASSERT_TRUE(srv);
+  RegistryOptions o;
+  o.credentials = image::Credentials{"", "", "refresh-123"};
+  auto m = Client(srv->host(), o)->get_manifest("team/app", "latest");
+  ASSERT_TRUE(m) << m.error().what();
+  auto log = srv->Requests();
+  ASSERT_TRUE(log);
+  EXPECT_EQ(CountRequests(*log, "POST", "/token"), 1) << log->dump();
+  EXPECT_EQ(CountRequests(*log, "GET", "/token"), 0) << log->dump();
+
+  o.credentials = image::Credentials{"", "", "stale"};
+  auto bad = Client(srv->host(), o)->get_manifest("team/app", "latest");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind(), ErrorKind::PermissionDenied);
+  EXPECT_THAT(bad.error().what(), HasSubstr("invalid refresh token"));
 }
 
 TEST_F(RegistryFaults, AnonymousBearerTokenExpiresAndIsRenewed) {
