@@ -177,7 +177,9 @@ void split_domain(std::string_view s, std::string& domain, std::string& remainde
     remainder.insert(0, kOfficialPrefix);
 }
 
-// "docker.io/library/busybox" -> "busybox", "docker.io/me/app" -> "me/app".
+// "docker.io/library/busybox" -> "busybox", "docker.io/me/app" -> "me/app". Unlike docker,
+// a Hub path whose first component would read as a registry ("docker.io/a.b/c",
+// "docker.io/localhost/x") keeps its domain, so the familiar name names the same image.
 std::string familiar_name(const Reference& r) {
   if (r.domain != kDefaultDomain) return r.name();
   std::string_view path = r.path;
@@ -185,6 +187,10 @@ std::string familiar_name(const Reference& r) {
     std::string_view rest = path.substr(kOfficialPrefix.size());
     if (rest.find('/') == std::string_view::npos) return std::string(rest);
   }
+  std::string_view first = path.substr(0, path.find('/'));
+  if (path.find('/') != std::string_view::npos &&
+      (first == "localhost" || first.find('.') != std::string_view::npos))
+    return r.name();
   return r.path;
 }
 

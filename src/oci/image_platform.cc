@@ -207,12 +207,22 @@ Result<Descriptor> select_platform(const Index& index, const Platform& want) {
                           " in the manifest list entries (available: " + list + ")");
 }
 
+namespace {
+
+// `s` cut to 128 bytes, with bytes that are not printable ASCII (and quotes) shown as '?'.
+std::string printable(std::string_view s) {
+  std::string out(s.substr(0, 128));
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f || c == '"')
+      c = '?';
+  return out;
+}
+
+}  // namespace
+
 Result<Platform> parse_platform(std::string_view s) {
   auto fail = [&](std::string_view why) {
-    std::string shown(s.substr(0, 128));
-    for (char& c : shown)
-      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-    return Error::invalid("invalid platform \"" + shown + "\": " + std::string(why));
+    return Error::invalid("invalid platform \"" + printable(s) + "\": " + std::string(why));
   };
   if (s.empty()) return fail("empty");
   if (s.size() > 255) return fail("too long");
@@ -230,7 +240,7 @@ Result<Platform> parse_platform(std::string_view s) {
     if (part.empty()) return fail("empty component");
     for (char c : part)
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
-        return fail("invalid character in " + std::string(part));
+        return fail("invalid character in \"" + printable(part) + "\"");
   }
   Platform p;
   if (parts.size() == 1) {

@@ -65,6 +65,10 @@ TEST(Reference, NormalisesLikeDocker) {
        "docker.io", "library/app"},
       {"app:" + std::string(128, 'x'), "docker.io/library/app:" + std::string(128, 'x'),
        "app:" + std::string(128, 'x'), "docker.io", "library/app"},
+      // A Hub namespace that reads like a registry keeps its domain in the familiar form.
+      {"docker.io/a.b/c", "docker.io/a.b/c:latest", "docker.io/a.b/c:latest", "docker.io", "a.b/c"},
+      {"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io/localhost/x:latest",
+       "docker.io", "localhost/x"},
       // Bare "localhost:5000" is a name with a tag, as in docker.
       {"localhost:5000", "docker.io/library/localhost:5000", "localhost:5000", "docker.io",
        "library/localhost"},
