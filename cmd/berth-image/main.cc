@@ -67,8 +67,8 @@ ProgressFn printer(bool quiet) {
     if (p.id.empty()) {
       std::cout << p.status << "\n";
     } else if (p.total && tty) {
-      std::cout << p.id << ": " << p.status << " " << p.current / 1024 << "kB/"
-                << p.total / 1024 << "kB\r" << std::flush;
+      std::cout << p.id << ": " << p.status << " " << p.current / 1024 << "kB/" << p.total / 1024
+                << "kB\r" << std::flush;
       return;
     } else {
       std::cout << p.id << ": " << p.status << "\n";
@@ -79,10 +79,14 @@ ProgressFn printer(bool quiet) {
 
 std::string human_size(uint64_t b) {
   char buf[32];
-  if (b >= 1000'000'000) snprintf(buf, sizeof buf, "%.3gGB", b / 1e9);
-  else if (b >= 1000'000) snprintf(buf, sizeof buf, "%.3gMB", b / 1e6);
-  else if (b >= 1000) snprintf(buf, sizeof buf, "%.3gkB", b / 1e3);
-  else snprintf(buf, sizeof buf, "%lluB", static_cast<unsigned long long>(b));
+  if (b >= 1000'000'000)
+    snprintf(buf, sizeof buf, "%.3gGB", b / 1e9);
+  else if (b >= 1000'000)
+    snprintf(buf, sizeof buf, "%.3gMB", b / 1e6);
+  else if (b >= 1000)
+    snprintf(buf, sizeof buf, "%.3gkB", b / 1e3);
+  else
+    snprintf(buf, sizeof buf, "%lluB", static_cast<unsigned long long>(b));
   return buf;
 }
 
@@ -139,8 +143,8 @@ int cmd_inspect(ImageService& svc, const Cli& c) {
 BundleOptions bundle_options(const Cli& c) {
   BundleOptions o;
   if (c.entrypoint_set)
-    o.entrypoint = c.entrypoint.empty() ? std::vector<std::string>{}
-                                        : std::vector<std::string>{c.entrypoint};
+    o.entrypoint =
+        c.entrypoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{c.entrypoint};
   if (c.args.size() > 1) o.cmd = std::vector<std::string>(c.args.begin() + 1, c.args.end());
   o.env = c.env;
   if (!c.usr.empty()) o.user = c.usr;
@@ -210,7 +214,9 @@ int main(int argc, char** argv) {
 
   auto* push = app.add_subcommand("push", "Push an image to a registry");
   registry_flags(push);
-  push->add_option("image", c.args, "Local image [and target reference]")->required()->expected(1, 2);
+  push->add_option("image", c.args, "Local image [and target reference]")
+      ->required()
+      ->expected(1, 2);
 
   auto* images = app.add_subcommand("images", "List images")->alias("ls");
   images->add_flag("-q,--quiet", c.quiet, "Only IDs");
@@ -318,11 +324,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (save->parsed()) {
-    UniqueFd out(c.file.empty() ? dup(STDOUT_FILENO)
-                                : open(c.file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    UniqueFd out(c.file.empty()
+                     ? dup(STDOUT_FILENO)
+                     : open(c.file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!out) return fail(Error::sys("open \"" + c.file + "\""));
     if (c.file.empty() && isatty(STDOUT_FILENO))
-      return fail(Error::invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
+      return fail(
+          Error::invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect"));
     auto r = save_archive(svc, c.args, out.get(),
                           c.format == "oci" ? ArchiveFormat::Oci : ArchiveFormat::Docker);
     if (!r && !c.file.empty()) unlink(c.file.c_str());

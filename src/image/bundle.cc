@@ -17,7 +17,8 @@ namespace berth::image {
 namespace {
 
 constexpr size_t kMaxAccountFile = 4 << 20;
-constexpr const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr const char* kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 struct PasswdEntry {
   std::string name;
@@ -46,7 +47,7 @@ Result<std::string> read_account_file(int rootfs_fd, std::string_view path) {
     if (fd.error().errno_value() == ENOENT) return std::string();
     return std::move(fd).error();
   }
-  struct stat st{};
+  struct stat st {};
   if (fstat(fd->get(), &st) != 0) return Error::sys(std::string(path));
   if (!S_ISREG(st.st_mode)) return Error::invalid(std::string(path) + ": not a regular file");
   return read_all(fd->get(), kMaxAccountFile);
@@ -98,8 +99,8 @@ Result<ResolvedUser> resolve_user(int rootfs_fd, std::string_view spec) {
     has_group = true;
   }
   if (user.empty()) user = "0";
-  auto passwd = parse_passwd(BERTH_TRY_CTX(read_account_file(rootfs_fd, "/etc/passwd"),
-                                           "read the image's /etc/passwd"));
+  auto passwd = parse_passwd(
+      BERTH_TRY_CTX(read_account_file(rootfs_fd, "/etc/passwd"), "read the image's /etc/passwd"));
   ResolvedUser out;
   const PasswdEntry* found = nullptr;
   if (auto uid = parse_id(user)) {
@@ -125,8 +126,8 @@ Result<ResolvedUser> resolve_user(int rootfs_fd, std::string_view spec) {
     if (!found->home.empty()) out.home = found->home;
   }
 
-  auto groups = parse_group(BERTH_TRY_CTX(read_account_file(rootfs_fd, "/etc/group"),
-                                          "read the image's /etc/group"));
+  auto groups = parse_group(
+      BERTH_TRY_CTX(read_account_file(rootfs_fd, "/etc/group"), "read the image's /etc/group"));
   if (has_group && !group.empty()) {
     if (auto gid = parse_id(group)) {
       out.gid = *gid;
@@ -172,10 +173,10 @@ bool has_env(const std::vector<std::string>& env, std::string_view key) {
 // docker's default capability set for containers (moby oci/caps defaults).
 const std::vector<std::string>& docker_default_caps() {
   static const std::vector<std::string> caps = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",          "CAP_FOWNER",
-      "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",          "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",   "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
   return caps;
 }
 
@@ -218,7 +219,9 @@ Result<oci::Spec> spec_from_image(const oci::image::ImageConfig& config, int roo
 
   std::string cwd = opts.working_dir ? *opts.working_dir : c.working_dir;
   if (cwd.empty()) cwd = "/";
-  if (cwd[0] != '/') return Error::invalid("the working directory '" + cwd + "' is invalid, it needs to be an absolute path");
+  if (cwd[0] != '/')
+    return Error::invalid("the working directory '" + cwd +
+                          "' is invalid, it needs to be an absolute path");
   p.cwd = cwd;
 
   p.terminal = opts.tty;
@@ -229,7 +232,8 @@ Result<oci::Spec> spec_from_image(const oci::image::ImageConfig& config, int roo
 
   spec.root = oci::Root{.path = "rootfs", .readonly = opts.read_only};
   spec.hostname = opts.hostname.empty() ? "berth" : opts.hostname;
-  if (!c.stop_signal.empty()) spec.annotations["org.opencontainers.image.stopSignal"] = c.stop_signal;
+  if (!c.stop_signal.empty())
+    spec.annotations["org.opencontainers.image.stopSignal"] = c.stop_signal;
   return spec;
 }
 
@@ -289,15 +293,13 @@ Result<oci::Spec> ImageService::create_bundle(const Image& image, const std::str
       std::string host = bundle_dir + "/volumes/" + std::to_string(n++);
       if (n == 1) mkdir((bundle_dir + "/volumes").c_str(), 0700);
       if (mkdir(host.c_str(), 0755) != 0) return Error::sys("create volume \"" + host + "\"");
-      auto target = BERTH_TRY_CTX(sys::mkdir_all_in_root(root_fd.get(), vol),
-                                  "volume \"" + vol + "\"");
+      auto target =
+          BERTH_TRY_CTX(sys::mkdir_all_in_root(root_fd.get(), vol), "volume \"" + vol + "\"");
       UniqueFd dst(::open(host.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!dst) return Error::sys("open \"" + host + "\"");
       BERTH_TRY_CTX(sys::copy_tree(target.get(), dst.get()), "fill volume \"" + vol + "\"");
-      spec.mounts.push_back(oci::Mount{.destination = vol,
-                                       .type = "bind",
-                                       .source = host,
-                                       .options = {"rbind", "rw"}});
+      spec.mounts.push_back(oci::Mount{
+          .destination = vol, .type = "bind", .source = host, .options = {"rbind", "rw"}});
     }
     spec.root.path = rootfs;
     BERTH_TRY(write_file_atomic(bundle_dir + "/config.json", oci::to_json(spec), 0644, false));

@@ -40,7 +40,7 @@ Result<GcResult> ImageService::gc() {
   for (const auto& s : snaps) {
     if (s.kind == snapshot::Kind::Committed && !live_snaps.count(s.key)) continue;
     // Live: walk up the parents.
-    for (const snapshot::Info* p = &s; p; ) {
+    for (const snapshot::Info* p = &s; p;) {
       if (!live_snaps.insert(p->key).second && p != &s) break;
       auto it = by_key.find(p->parent);
       p = it == by_key.end() ? nullptr : it->second;

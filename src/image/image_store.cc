@@ -60,8 +60,7 @@ Result<ImageStore> ImageStore::open(const std::string& root) {
   std::string dir = root + "/images";
   if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST)
     return Error::sys("create image root \"" + root + "\"");
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return Error::sys("create \"" + dir + "\"");
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Error::sys("create \"" + dir + "\"");
   return ImageStore(dir);
 }
 

@@ -22,11 +22,11 @@ namespace {
 
 Result<Image> load_image(const ContentStore& content, ImageRecord record) {
   Image img;
-  std::string body = BERTH_TRY_CTX(
-      content.read_blob(record.manifest.digest, oci::image::kMaxManifestBytes),
-      "read manifest " + record.manifest.digest.str());
-  img.manifest = BERTH_TRY_CTX(oci::image::parse_manifest(body),
-                               "manifest " + record.manifest.digest.str());
+  std::string body =
+      BERTH_TRY_CTX(content.read_blob(record.manifest.digest, oci::image::kMaxManifestBytes),
+                    "read manifest " + record.manifest.digest.str());
+  img.manifest =
+      BERTH_TRY_CTX(oci::image::parse_manifest(body), "manifest " + record.manifest.digest.str());
   std::string cfg = BERTH_TRY_CTX(content.read_blob(record.config, oci::image::kMaxConfigBytes),
                                   "read image config " + record.config.str());
   img.config =

@@ -71,8 +71,10 @@ class PipeFeeder {
   Result<void> write(const char* data, size_t len) {
     if (closed_) return ok();  // the unpacker stopped; keep storing the blob, its error wins
     auto r = write_all(fd_, std::string_view(data, len));
-    if (!r && r.error().errno_value() == EPIPE) closed_ = true;
-    else if (!r) return r;
+    if (!r && r.error().errno_value() == EPIPE)
+      closed_ = true;
+    else if (!r)
+      return r;
     return ok();
   }
 
@@ -298,22 +300,25 @@ Result<void> run_jobs(std::vector<LayerJob>& jobs, Puller& puller, snapshot::Sna
   }
   for (auto& t : threads) t.join();
 
-  // A skipped foreign layer breaks the chain: the layers above it stay uncommitted (their blobs
-  // are in the store; unpack() can finish once the layer is there).
+  // Layers are committed bottom-up until the first one that failed or was skipped (a foreign
+  // layer the registry lacks): the verified ones below it stay for the next pull; the ones above
+  // it are dropped (their blobs stay in the store, so unpack() can finish them later).
   std::optional<Error> failure;
   for (auto& job : jobs)
     if (job.error && !failure) failure = std::move(*job.error);
   bool chain_broken = false;
   for (size_t i = 0; i < jobs.size(); i++) {
     LayerJob& job = jobs[i];
-    chain_broken = chain_broken || job.skipped;
+    chain_broken = chain_broken || job.skipped || job.error;
     if (job.key.empty()) continue;
-    if (!failure && !chain_broken) {
+    if (!chain_broken) {
       std::string parent = i ? jobs[i - 1].chain_id.str() : "";
       auto c = snaps.commit(job.chain_id.str(), job.key, parent);
       if (c) continue;
-      if (c.error().kind() != ErrorKind::Conflict)  // Conflict: another pull committed it
-        failure = std::move(c).error().wrap("commit layer " + job.desc.digest.str());
+      if (c.error().kind() != ErrorKind::Conflict) {  // Conflict: a concurrent pull committed it
+        chain_broken = true;
+        if (!failure) failure = std::move(c).error().wrap("commit layer " + job.desc.digest.str());
+      }
     }
     (void)snaps.remove(job.key);
   }

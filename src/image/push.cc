@@ -61,13 +61,12 @@ Result<void> ImageService::push(const std::string& name, const std::string& targ
   std::string body =
       BERTH_TRY(content_.read_blob(image.record.manifest.digest, img::kMaxManifestBytes));
   std::string tag = dst.tag.empty() ? std::string(kDefaultTag) : dst.tag;
-  BERTH_TRY_CTX(
-      client->put_manifest(dst.path, tag,
-                           image.record.manifest.media_type.empty()
-                               ? std::string(img::kOciManifest)
-                               : image.record.manifest.media_type,
-                           body),
-      "push manifest");
+  BERTH_TRY_CTX(client->put_manifest(dst.path, tag,
+                                     image.record.manifest.media_type.empty()
+                                         ? std::string(img::kOciManifest)
+                                         : image.record.manifest.media_type,
+                                     body),
+                "push manifest");
   report("", tag + ": digest: " + image.record.manifest.digest.str() +
                  " size: " + std::to_string(body.size()));
   return ok();
