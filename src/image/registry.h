@@ -5,11 +5,19 @@
 // until it expires) or Basic. Credentials come from RegistryOptions or ~/.docker/config.json
 // ("auths", base64 "auth" or username/password, identitytoken; "credHelpers"/"credsStore" by
 // running docker-credential-<name> get).
-// Transport: TLS verified by default; plain HTTP only for localhost, 127.0.0.0/8, ::1 or a
-// host listed in `insecure`. Redirects followed (blob storage), Authorization not sent to
-// another host. Transient failures (connect errors, 5xx, 429, dropped connection) retried
-// with exponential backoff; a blob download that drops resumes with a Range request.
-// Thread-safe: parallel blob fetches share one client.
+// Transport: TLS verified by default; plain HTTP only for localhost, 127.0.0.0/8, ::1 (used
+// directly, unless force_https) or a host listed in `insecure` (https tried first, without
+// certificate verification, as docker does for insecure registries, then http). Redirects followed
+// (blob storage), Authorization not sent to another host. Transient failures (connect errors, 5xx,
+// 429, dropped connection) retried with exponential backoff; a blob download that drops resumes
+// with a Range request. Thread-safe: parallel blob fetches share one client (a pool of libcurl
+// handles, so connections and TLS sessions are reused; one ping and one token per scope however
+// many threads ask at once). Errors read like docker's (`manifest for host/app:tag not found:
+// manifest unknown: manifest unknown`, `pull access denied for host/app, repository does not exist
+// or may require 'docker login': unauthorized: authentication required`, `Get "http://host/v2/":
+// dial tcp host: connect: connection refused`), with the registry's errors[].code/message when it
+// sent them. Kinds: NotFound (404), PermissionDenied (401/403/TLS verification), InvalidArgument
+// (bad names, digest mismatch, oversized manifest), Timeout, Io (network, 5xx).
 #pragma once
 
 #include <cstdint>
@@ -95,15 +103,18 @@ class RegistryClient {
 
   // GET /v2/<repo>/blobs/<digest>, starting at byte `offset` (Range) and streaming to `sink`.
   // Retries resume at the last byte delivered. If the server ignores Range, `restart` is
-  // called and bytes start again from 0.
+  // called and bytes start again from 0 (with no `restart`, the bytes the sink already has
+  // are skipped instead). The caller verifies the digest; more bytes than desc.size (when > 0)
+  // is an error naming the blob, and a short body is resumed like a dropped connection.
   Result<void> fetch_blob(const std::string& repo, const oci::image::Descriptor& desc,
                           uint64_t offset, const BlobSink& sink, const RestartFn& restart);
 
   // Push side.
   Result<bool> blob_exists(const std::string& repo, const Digest& digest);
-  // Uploads `size` bytes read from `fd` (positioned at 0): cross-repo mount first when
-  // `mount_from` is set, else POST + PUT (monolithic), or POST + PATCH chunks + PUT when
-  // `chunk_size` > 0.
+  // Uploads desc.size bytes read from `fd` at offsets 0.. (pread; the file position is not
+  // used): cross-repo mount first when `mount_from` is set (falling back to an upload when the
+  // registry answers 202), else POST + PUT (monolithic), or POST + PATCH chunks + PUT when
+  // `chunk_size` > 0. Does not check blob_exists() first: callers do.
   Result<void> push_blob(const std::string& repo, const oci::image::Descriptor& desc, int fd,
                          const std::string& mount_from = "", uint64_t chunk_size = 0);
   Result<void> put_manifest(const std::string& repo, const std::string& reference,

@@ -3,6 +3,7 @@
 // credentials from docker's config.json (auths, credHelpers, credsStore).
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,8 +154,9 @@ Result<std::pair<int, std::string>> run_credential_helper(const std::string& nam
     return Error::invalid("invalid credential helper name " + berth::quoted(name));
   }
   std::string prog = "docker-credential-" + name;
+  // stdin is a socket so that writing to a helper that exited early is EPIPE, not SIGPIPE.
   int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) < 0) return Error::sys("pipe");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0) return Error::sys("socketpair");
   UniqueFd in_r(in[0]), in_w(in[1]);
   if (pipe2(out, O_CLOEXEC) < 0) return Error::sys("pipe");
   UniqueFd out_r(out[0]), out_w(out[1]);
@@ -172,7 +174,13 @@ Result<std::pair<int, std::string>> run_credential_helper(const std::string& nam
   ChildProcess child(pid);
   in_r.reset();
   out_w.reset();
-  (void)write_all(in_w.get(), server);  // a helper that does not read is not our problem
+  // A helper that does not read its stdin is not our problem: its answer decides.
+  for (size_t done = 0; done < server.size();) {
+    ssize_t n = send(in_w.get(), server.data() + done, server.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
   in_w.reset();
   auto output = read_all(out_r.get(), kMaxHelperOutput);
   auto status = child.wait();

@@ -932,6 +932,43 @@ TEST_F(RegistryFaults, RedirectToPlainHttpElsewhereRefused) {
   EXPECT_THAT(f.error().what(), HasSubstr("redirected to plain HTTP"));
 }
 
+TEST_F(RegistryFaults, PushFollowsRelativeLocationsKeepingTheirQuery) {
+  auto srv = Serve({});
+  ASSERT_TRUE(srv);
+  auto c = Client(srv->host());
+  std::string a = RandomBytes(70000, 21), b = RandomBytes(150000, 22);
+  Descriptor ad = DescOf(a), bd = DescOf(b);
+  UniqueFd afd = FileWith(tmp_, "a", a), bfd = FileWith(tmp_, "b", b);
+  auto ra = c->push_blob("app", ad, afd.get());
+  ASSERT_TRUE(ra) << ra.error().what();
+  auto rb = c->push_blob("app", bd, bfd.get(), "", 64 * 1024);
+  ASSERT_TRUE(rb) << rb.error().what();
+  for (const auto& [d, bytes] : {std::pair{ad, a}, std::pair{bd, b}}) {
+    auto f = FetchBlob(*c, "app", d);
+    ASSERT_TRUE(f) << f.error().what();
+    EXPECT_TRUE(f->bytes == bytes);
+  }
+  std::string manifest = R"({"schemaVersion":2,"layers":[]})";
+  ASSERT_TRUE(c->put_manifest("app", "pushed", oci::image::kOciManifest, manifest));
+  auto m = c->get_manifest("app", "pushed");
+  ASSERT_TRUE(m) << m.error().what();
+  EXPECT_EQ(m->body, manifest);
+  EXPECT_EQ(m->media_type, oci::image::kOciManifest);
+
+  auto log = srv->Requests();
+  ASSERT_TRUE(log);
+  EXPECT_EQ(CountRequests(*log, "PATCH", "/v2/app/blobs/uploads/u2"), 3);
+  int puts = 0;
+  for (const auto& r : *log) {
+    if (r["method"] != "PUT" || r["path"].get<std::string>().find("/uploads/") == std::string::npos)
+      continue;
+    ++puts;
+    EXPECT_THAT(r["query"].get<std::string>(), HasSubstr("_state="));
+    EXPECT_THAT(r["query"].get<std::string>(), HasSubstr("digest=sha256"));
+  }
+  EXPECT_EQ(puts, 2);
+}
+
 TEST_F(RegistryFaults, CorruptContentIsCaught) {
   auto srv = Serve({"--corrupt"});
   ASSERT_TRUE(srv);
