@@ -49,7 +49,7 @@ Result<void> ImageService::push(const std::string& name, const std::string& targ
         report(id, "Pushed");
         return ok();
       }();
-      if (!r) errors[i] = std::move(r).error().wrap("push blob " + d.digest.str());
+      if (!r) errors[i] = std::move(r).error();
     }
   };
   std::vector<std::thread> threads;
