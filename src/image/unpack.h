@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "util/digest.h"
 #include "util/result.h"
@@ -32,6 +33,9 @@ struct UnpackResult {
   Digest diff_id;  // sha256 of the uncompressed tar stream
   uint64_t uncompressed_bytes = 0;
   uint64_t entries = 0;
+  // What was skipped and why, once per kind (device nodes without root, an xattr namespace
+  // the filesystem lacks, overlay xattrs found in the layer, sockets); at most 32.
+  std::vector<std::string> notes;
 };
 
 // Reads the layer from `src_fd` (a file or a pipe; gzip, zstd or plain tar auto-detected)
