@@ -44,7 +44,7 @@ struct Cli {
 
 int fail(const Error& e) {
   std::cerr << "berth-image: " << e.what() << "\n";
-  return e.kind() == ErrorKind::NotFound ? 1 : 1;
+  return 1;
 }
 
 RegistryOptions registry_options(const Cli& c) {
@@ -200,9 +200,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.add_option("--root", c.root, "Image store root")->capture_default_str();
   app.add_flag("--debug", c.debug, "Debug logging");
+  app.set_version_flag("-v,--version", "berth-image version " BERTH_VERSION);
   auto registry_flags = [&](CLI::App* s) {
     s->add_option("--insecure-registry", c.insecure, "Registry host:port allowed over plain HTTP");
-    s->add_option("--user", c.user, "Registry credentials, NAME:PASSWORD");
+    s->add_option("--creds", c.user, "Registry credentials, NAME:PASSWORD (as podman's --creds)");
   };
 
   auto* pull = app.add_subcommand("pull", "Pull an image from a registry");
