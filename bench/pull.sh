@@ -111,16 +111,24 @@ declare -A result note
 times=()
 for _ in $(seq "$RUNS"); do
   t0=$(now)
-  for l in "${layers[@]}"; do curl -fs -o /dev/null "http://127.0.0.1:$port/v2/bench/big/blobs/$l" & done
-  wait
+  pids=()
+  for l in "${layers[@]}"; do
+    curl -fs -o /dev/null "http://127.0.0.1:$port/v2/bench/big/blobs/$l" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
   times+=("$(echo "$(now) - $t0" | bc)")
 done
 result[download]=$(printf '%s\n' "${times[@]}" | median)
 times=()
 for _ in $(seq "$RUNS"); do
   t0=$(now)
-  for l in "${layers[@]}"; do gzip -dc "$layout/blobs/sha256/${l#sha256:}" >/dev/null & done
-  wait
+  pids=()
+  for l in "${layers[@]}"; do
+    gzip -dc "$layout/blobs/sha256/${l#sha256:}" >/dev/null &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
   times+=("$(echo "$(now) - $t0" | bc)")
 done
 result[gunzip]=$(printf '%s\n' "${times[@]}" | median)
