@@ -247,6 +247,11 @@ class TarSource : public BlobSource {
   Result<void> read_entry(archive* a, archive_entry* e);
   Result<void> read_data(archive* a, const Sink& sink);
   Result<std::string> read_small(archive* a, int64_t declared, size_t limit);
+  // Reads past an entry's data, counted against max_bytes (a compressed stream can hide a huge
+  // entry that libarchive would otherwise inflate unbounded while skipping it).
+  Result<void> skip_data(archive* a) {
+    return read_data(a, [](const char*, size_t) { return ok(); });
+  }
   Result<void> ingest_named(archive* a, const Digest& d);
   Result<Digest> ingest_unnamed(archive* a);
   Result<void> claim(const std::string& path) {
@@ -332,10 +337,9 @@ Result<std::string> TarSource::read_small(archive* a, int64_t declared, size_t l
 // A blobs/<alg>/<hex> entry: into the store through a writer that checks the digest.
 Result<void> TarSource::ingest_named(archive* a, const Digest& d) {
   const ContentStore& content = images_.content();
-  if (content.has(d)) return read_data(a, [](const char*, size_t) { return ok(); });
+  if (content.has(d)) return skip_data(a);
   auto w = content.writer(d, -1);
-  if (!w && w.error().kind() == ErrorKind::Conflict && content.has(d))
-    return read_data(a, [](const char*, size_t) { return ok(); });
+  if (!w && w.error().kind() == ErrorKind::Conflict && content.has(d)) return skip_data(a);
   if (!w) return std::move(w).error();
   if (w->offset() > 0) BERTH_TRY(w->truncate());
   auto r = read_data(a, [&](const char* p, size_t n) { return w->write(p, n); });
@@ -406,7 +410,7 @@ Result<void> TarSource::read_entry(archive* a, archive_entry* e) {
   if (type == AE_IFDIR) return ok();
   if (type != AE_IFREG) {  // devices, fifos: nothing an image archive has; never created
     skipped_.insert(path);
-    return ok();
+    return skip_data(a);
   }
   if (archive_entry_size_is_set(e) && archive_entry_size(e) < 0)
     return wrap(Error::invalid("negative size"));
@@ -414,7 +418,7 @@ Result<void> TarSource::read_entry(archive* a, archive_entry* e) {
 
   if (top_level_doc) {
     if (auto c = claim(path); !c) return wrap(std::move(c).error());
-    if (path == "repositories") return ok();  // manifest.json says it all
+    if (path == "repositories") return skip_data(a);  // manifest.json says it all
     size_t limit = path == "oci-layout" ? kMaxLayoutFile : img::kMaxManifestBytes;
     auto body = read_small(a, declared, limit);
     if (!body) return wrap(std::move(body).error());
@@ -435,7 +439,7 @@ Result<void> TarSource::read_entry(archive* a, archive_entry* e) {
   // Docker's legacy layouts: <id>/layer.tar, <id>.json (config), podman's <hex>.tar. <id>/json
   // and <id>/VERSION are v1 metadata nobody needs; deeper paths are not part of any format.
   if (parts.size() > 2 || (parts.size() == 2 && (parts[1] == "json" || parts[1] == "VERSION")))
-    return ok();
+    return skip_data(a);
   if (auto c = claim(path); !c) return wrap(std::move(c).error());
   auto d = ingest_unnamed(a);
   if (!d) return wrap(std::move(d).error());
@@ -825,11 +829,15 @@ Result<LoadResult> load_archive(ImageService& images, int fd, const ProgressFn& 
     TarSource src(images, opts);
     BERTH_TRY(src.read(fd));
     std::optional<img::Index> index;
-    if (src.index_json()) index = BERTH_TRY(parse_layout_index(*src.index_json()));
     Loader loader(images, src, progress);
     if (src.manifest_json()) {
+      // index.json beside manifest.json (docker ≥ 25, berth) only keeps manifest digests; a
+      // broken one is ignored, as docker ignores it.
+      if (src.index_json())
+        if (auto i = parse_layout_index(*src.index_json())) index = std::move(*i);
       BERTH_TRY(loader.add_docker_manifest(*src.manifest_json(), index));
-    } else if (index) {
+    } else if (src.index_json()) {
+      index = BERTH_TRY(parse_layout_index(*src.index_json()));
       BERTH_TRY(loader.add_oci_index(*index, "", ""));
     } else {
       return Error::invalid(
