@@ -16,6 +16,8 @@ constexpr int64_t kIngestGraceNs = int64_t{24} * 3600 * 1'000'000'000;
 }  // namespace
 
 Result<GcResult> ImageService::gc() {
+  UniqueFd lock = BERTH_TRY(lock_gc(true));
+  BERTH_TRY(remove_abandoned_extractions());
   std::set<Digest> live_blobs;
   std::set<std::string> live_snaps;
   for (const auto& rec : BERTH_TRY(names_.list())) {

@@ -1,11 +1,25 @@
 #include "image/images.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 namespace berth::image {
+
+Result<UniqueFd> ImageService::lock_gc(bool exclusive) const {
+  std::string path = root_ + "/gc.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Error::sys("open \"" + path + "\"");
+  while (flock(fd.get(), exclusive ? LOCK_EX : LOCK_SH) != 0)
+    if (errno != EINTR) return Error::sys("lock \"" + path + "\"");
+  return fd;
+}
 
 Result<std::unique_ptr<ImageService>> ImageService::open(const std::string& root) {
   if (mkdir(root.c_str(), 0711) != 0 && errno != EEXIST)
@@ -14,8 +28,28 @@ Result<std::unique_ptr<ImageService>> ImageService::open(const std::string& root
   auto snaps = BERTH_TRY(snapshot::Snapshotter::open(root));
   auto names = BERTH_TRY(ImageStore::open(root));
   BERTH_TRY_CTX(snaps.clean_unfinished(), "clean up unfinished snapshots");
-  return std::unique_ptr<ImageService>(
+  auto svc = std::unique_ptr<ImageService>(
       new ImageService(root, std::move(content), std::move(snaps), std::move(names)));
+  BERTH_TRY_CTX(svc->remove_abandoned_extractions(), "clean up after an interrupted pull");
+  return svc;
+}
+
+Result<UniqueFd> ImageService::hold_off_gc() const { return lock_gc(false); }
+
+// A pull unpacks each layer into an active snapshot "extract-<pid>-..." and commits it at the
+// end; a pull that was killed leaves them behind. Removed once their process is gone.
+Result<void> ImageService::remove_abandoned_extractions() {
+  for (const auto& s : BERTH_TRY(snapshots_.list())) {
+    if (s.kind != snapshot::Kind::Active || !s.key.starts_with(kExtractPrefix)) continue;
+    pid_t pid = 0;
+    std::string_view rest = std::string_view(s.key).substr(kExtractPrefix.size());
+    auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
+    (void)p;
+    if (ec != std::errc() || pid <= 0) continue;
+    if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH) continue;
+    BERTH_TRY(snapshots_.remove(s.key));
+  }
+  return ok();
 }
 
 namespace {

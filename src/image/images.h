@@ -23,6 +23,7 @@
 #include "oci/image.h"
 #include "oci/spec.h"
 #include "snapshot/snapshotter.h"
+#include "util/fd.h"
 #include "util/result.h"
 
 namespace berth::image {
@@ -64,6 +65,9 @@ struct BundleOptions {
   bool tty = false;
   bool read_only = false;
 };
+
+// Key prefix of the snapshots layers are unpacked into during a pull: "extract-<pid>-...".
+inline constexpr std::string_view kExtractPrefix = "extract-";
 
 struct Usage {
   uint64_t content_bytes = 0;
@@ -110,6 +114,12 @@ class ImageService {
 
   // Removes blobs and snapshots no image name (and no active snapshot) references.
   Result<GcResult> gc();
+  // Held (shared) while content is added that no name references yet — pull, load — so that
+  // gc(), which takes it exclusively, never sweeps a blob between its commit and its naming.
+  // Across processes too: an flock on <root>/gc.lock.
+  Result<UniqueFd> hold_off_gc() const;
+  // Removes the layer snapshots a killed pull left (run by open() and gc()).
+  Result<void> remove_abandoned_extractions();
   Result<Usage> usage() const;
 
   ContentStore& content() { return content_; }
@@ -118,6 +128,7 @@ class ImageService {
   const std::string& root() const { return root_; }
 
  private:
+  Result<UniqueFd> lock_gc(bool exclusive) const;
   ImageService(std::string root, ContentStore c, snapshot::Snapshotter s, ImageStore n)
       : root_(std::move(root)),
         content_(std::move(c)),

@@ -142,7 +142,7 @@ class Puller {
     }
     // Compression is detected from the bytes; the type says whether it is a layer at all.
     img::LayerType type = BERTH_TRY(img::layer_type(job.desc.media_type));
-    job.key = "extract-" + random_suffix() + "-" + std::string(job.chain_id.hex());
+    job.key = std::string(kExtractPrefix) + random_suffix() + "-" + std::string(job.chain_id.hex());
     BERTH_TRY(snaps_.prepare(job.key, ""));
     UniqueFd upper = BERTH_TRY(snaps_.open_upper(job.key));
 
@@ -330,6 +330,7 @@ Result<void> run_jobs(std::vector<LayerJob>& jobs, Puller& puller, snapshot::Sna
 
 Result<Image> ImageService::pull(const std::string& reference, const PullOptions& opts) {
   Reference ref = BERTH_TRY(parse_reference(reference));
+  UniqueFd gc_guard = BERTH_TRY(hold_off_gc());
   auto client = BERTH_TRY(RegistryClient::create(ref.domain, opts.registry));
   Reporter report(opts.progress);
   report("", "Pulling from " + ref.path);
@@ -398,6 +399,7 @@ Result<Image> ImageService::pull(const std::string& reference, const PullOptions
 namespace berth::image {
 
 Result<void> ImageService::unpack(const Image& image, const ProgressFn& progress) {
+  UniqueFd gc_guard = BERTH_TRY(hold_off_gc());
   Reporter report(progress);
   Puller puller(content_, snapshots_, nullptr, "", progress);
   std::vector<LayerJob> jobs = make_jobs(image.manifest, image.config, image.chain_ids, report);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -367,6 +368,73 @@ TEST_F(BundleUser, UserResolvedThroughTheImagesPasswdAndGroup) {
   auto nogroup = svc_->create_bundle(*img, "u4", bundle, o);
   ASSERT_FALSE(nogroup);
   EXPECT_THAT(nogroup.error().what(), HasSubstr("unable to find group nogroup"));
+}
+
+}  // namespace
+}  // namespace berth::test
+
+namespace berth::test {
+namespace {
+
+// kill -9 in the middle of a pull: the store stays consistent (no name, no half snapshot), the
+// partial download stays, and the next pull continues it with a Range request.
+TEST_F(Pull, KilledMidPullLeavesAConsistentStoreAndTheNextPullResumes) {
+  std::string tool = std::string(BERTH_BIN_DIR) + "/berth-image";
+  if (access(tool.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << tool;
+  auto built = BuildBusyboxImage(tmp_.sub("kill"));
+  ASSERT_TRUE(built) << built.error().what();
+  auto stalling = FaultyRegistry::Start(built->layout, {"--stall-after", "400000"});
+  ASSERT_TRUE(stalling) << stalling.error().what();
+  std::string root = tmp_.sub("killed-root");
+  std::string ref = (*stalling)->host() + "/fixture:" + built->tag;
+
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(tool.c_str(), tool.c_str(), "--root", root.c_str(), "pull", ref.c_str(), nullptr);
+    _exit(127);
+  }
+  ChildProcess child(pid);
+  // Wait until a layer's partial download reached the stall point, then kill -9.
+  bool partial = false;
+  for (int i = 0; i < 200 && !partial; i++) {
+    auto found = RunCommand({"find", root + "/content/ingest", "-name", "data", "-size", "+380k"});
+    partial = found.ok() && !found.output.empty();
+    if (!partial) usleep(50'000);
+  }
+  ASSERT_TRUE(partial) << "the pull never got to the stalled layer";
+  kill(pid, SIGKILL);
+  child.wait();
+  stalling->reset();
+
+  {
+    auto svc = ImageService::open(root);  // cleans what the killed pull left
+    ASSERT_TRUE(svc) << svc.error().what();
+    EXPECT_FALSE((*svc)->resolve(ref)) << "a killed pull must not name the image";
+    auto snaps = (*svc)->snapshots().list();
+    ASSERT_TRUE(snaps);
+    for (const auto& s : *snaps)
+      EXPECT_EQ(s.kind, snapshot::Kind::Committed) << "left behind: " << s.key;
+  }
+
+  auto serving = FaultyRegistry::Start(built->layout);
+  ASSERT_TRUE(serving) << serving.error().what();
+  auto svc = ImageService::open(root);
+  ASSERT_TRUE(svc) << svc.error().what();
+  PullOptions o;
+  o.registry.docker_config = "/nonexistent/berth-test/config.json";
+  auto img = (*svc)->pull((*serving)->host() + "/fixture:" + built->tag, o);
+  ASSERT_TRUE(img) << img.error().what();
+  auto reqs = (*serving)->Requests();
+  ASSERT_TRUE(reqs);
+  bool resumed = false;
+  for (const auto& r : *reqs)
+    if (r["headers"].contains("range")) resumed = true;
+  EXPECT_TRUE(resumed) << "the partial download should have been continued with Range";
+  for (const auto& chain : img->chain_ids) EXPECT_TRUE((*svc)->snapshots().exists(chain.str()));
 }
 
 }  // namespace
