@@ -6,6 +6,7 @@
 #   make fuzz           fuzz every target for FUZZ_SECONDS (default 60) each
 #   make demo           run one busybox container with berth-runtime (root)
 #   make bench          bench/runtime.sh: berth-runtime vs runc vs crun vs the kernel floor (root)
+#   make bench-pull     bench/pull.sh: cold image pull, berth vs docker vs podman (root)
 #   make install        binaries to $(PREFIX)/bin
 #   make format         clang-format -i on src cmd tests
 #   make clean          remove build dirs
@@ -28,7 +29,7 @@ CMAKE_ARGS ?=
 
 export FUZZ_BUILD_DIR FUZZ_SECONDS
 
-.PHONY: all build deps configure test unit-test fuzz-replay fuzz demo install bench clean format
+.PHONY: all build deps configure test unit-test fuzz-replay fuzz demo install bench bench-pull clean format
 
 all: build
 
@@ -69,9 +70,12 @@ demo: deps $(if $(filter $(DEFAULT_RUNTIME),$(RUNTIME)),build)
 bench: build
 	bench/runtime.sh
 
+bench-pull: build
+	bench/pull.sh
+
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
-	@for b in berth berthd berth-shim berth-runtime; do \
+	@for b in berth berthd berth-shim berth-runtime berth-image; do \
 	  if [[ -f $(BUILD_DIR)/bin/$$b ]]; then \
 	    echo "install -m 0755 $(BUILD_DIR)/bin/$$b $(DESTDIR)$(PREFIX)/bin/$$b"; \
 	    install -m 0755 $(BUILD_DIR)/bin/$$b $(DESTDIR)$(PREFIX)/bin/$$b || exit 1; \
