@@ -437,7 +437,7 @@ TEST_F(ArchiveTest, LoadsDockerLegacyLayouts) {
       {{"name", cfg_hex + ".json"}, {"data_file", layout + "/blobs/sha256/" + cfg_hex}});
   for (size_t i = 0; i < plain.size(); i++) {
     std::string n = "l" + std::to_string(i) + ".tar";
-    pentries.push_back({{"name", n}, {"data_file", plain[i]}});
+    pentries.push_back({{"name", "./" + n}, {"data_file", plain[i]}});  // "./" as tar -C d . has
     players.push_back(n);
   }
   pentries.push_back({{"name", "manifest.json"},
@@ -611,6 +611,24 @@ TEST_F(ArchiveHostileTest, NotAnImageArchive) {
                                         {"Layers", {"l/layer.tar"}}}})
                               .dump()}});
   ExpectRefused(bad, "RepoTags");
+}
+
+TEST_F(ArchiveHostileTest, LayoutDirectoryWithASymlinkedBlob) {
+  std::string dir = tmp_->sub("linked-layout");
+  fs::copy(FixtureLayout(), dir, fs::copy_options::recursive);
+  json index = json::parse(Slurp(dir + "/index.json"));
+  std::string mdigest = index["manifests"][0]["digest"];
+  json m = json::parse(Slurp(dir + "/blobs/sha256/" + mdigest.substr(7)));
+  std::string layer =
+      dir + "/blobs/sha256/" + m["layers"][1]["digest"].get<std::string>().substr(7);
+  fs::remove(layer);
+  fs::create_symlink("/etc/passwd", layer);
+  auto store = OpenStore("linked-store");
+  auto r = berth::image::import_oci_layout(*store, dir, "latest", "linked:1");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().what().find("too many levels of symbolic links"), std::string::npos)
+      << r.error().what();
+  ExpectNothingLeft(*store);
 }
 
 // ---- skopeo -----------------------------------------------------------------------------------
