@@ -1,7 +1,8 @@
 // Layer unpacking (unpack.h) in two stages that run on two threads:
 //
-//   decoder thread:  read(src_fd) -> gunzip / zstd / plain -> sha256 (the diff ID) -> buffers
-//   calling thread:  libarchive (tar/pax/gnu parsing only, no filters) -> our own entry writer
+//   decoder thread:  read(src_fd) -> gunzip (ISA-L or zlib) / zstd / plain -> buffers
+//   calling thread:  sha256 (the diff ID) -> libarchive (tar/pax/gnu parsing only, no
+//                    filters) -> our own entry writer
 //
 // The decoder fills a small ring of 1 MiB buffers; libarchive reads them through its read
 // callback without copying, and regular files' data is written straight from them. Entries
@@ -271,7 +272,8 @@ class Decoder {
   uint64_t total_ = 0;
 };
 
-// Runs the decoder (and the diff-ID hash) on its own thread, handing full buffers over.
+// Runs the decoder on its own thread, handing full buffers over; the consumer hashes them
+// (the diff ID) as it takes them.
 class Pipeline {
  public:
   Pipeline(int fd, uint64_t max_bytes)
@@ -293,11 +295,21 @@ class Pipeline {
       cv_.notify_all();
     }
     cv_.wait(lk, [&] { return !full_.empty() || done_; });
-    if (full_.empty()) return {};
+    if (full_.empty()) {
+      if (!error_ && !finished_) {
+        diff_id_ = hasher_.finish();
+        finished_ = true;
+      }
+      return {};
+    }
     auto [i, n] = full_.front();
     full_.erase(full_.begin());
     current_ = i;
     cv_.notify_all();
+    lk.unlock();
+    // Hashing here, on the tar side, balances the two threads: inflate alone keeps the
+    // decoder busy.
+    hasher_.update(bufs_[i].get(), n);
     return {bufs_[i].get(), n};
   }
 
@@ -323,11 +335,10 @@ class Pipeline {
   // After EOF: the decoder's error, if any.
   const std::optional<Error>& error() const { return error_; }
   Digest digest() { return diff_id_; }
-  uint64_t total() const { return total_; }
+  uint64_t total() const { return total_.load(); }
 
  private:
   void produce() {
-    Hasher hasher;
     for (;;) {
       int i;
       {
@@ -343,11 +354,7 @@ class Pipeline {
         if (!stopping_) error_ = std::move(n).error();  // not the cancellation we asked for
         break;
       }
-      if (*n == 0) {
-        diff_id_ = hasher.finish();
-        break;
-      }
-      hasher.update(bufs_[i].get(), *n);
+      if (*n == 0) break;
       total_ += *n;
       full_.emplace_back(i, *n);
       cv_.notify_all();
@@ -367,8 +374,10 @@ class Pipeline {
   int current_ = -1;
   bool done_ = false, stopping_ = false;
   std::optional<Error> error_;
+  Hasher hasher_;  // used by the consuming thread only
+  bool finished_ = false;
   Digest diff_id_;
-  uint64_t total_ = 0;
+  std::atomic<uint64_t> total_{0};
   std::thread thread_;
 };
 
@@ -456,7 +465,12 @@ class Writer {
                          const void* value, size_t size);
   bool needs_chown(struct archive_entry* e) const;
   void note(std::string n);
-  void invalidate_cache() { cache_.clear(); }
+  // Forgets the cached parents after something was removed (a cached path may now resolve
+  // elsewhere). Their fds stay open until the next entry: the caller may still be using one.
+  void invalidate_cache() {
+    for (Cached& c : cache_) retired_.push_back(std::move(c.fd));
+    cache_.clear();
+  }
   static mode_t read_umask();
   static void entry_times(struct archive_entry* e, struct timespec ts[2]);
   Result<void> remove_tree(int pfd, const std::string& name, int depth);
@@ -472,6 +486,7 @@ class Writer {
     UniqueFd fd;
   };
   std::vector<Cached> cache_;  // most recently used last
+  std::vector<UniqueFd> retired_;
   std::map<std::string, DirMeta> dirs_;
   std::vector<std::string> seen_notes_;
 };
@@ -586,12 +601,12 @@ Result<void> Writer::make_room(int pfd, const std::string& name, const std::stri
     if (errno == ENOENT) return ok();
     return Error::sys("stat");
   }
+  if (S_ISDIR(st.st_mode) && keep_dir) {
+    if (is_dir) *is_dir = true;
+    return ok();
+  }
   invalidate_cache();
   if (S_ISDIR(st.st_mode)) {
-    if (keep_dir) {
-      if (is_dir) *is_dir = true;
-      return ok();
-    }
     BERTH_TRY(remove_tree(pfd, name, 0));
     auto lo = dirs_.lower_bound(path);
     auto hi = dirs_.lower_bound(path + '0');  // '0' follows '/'
@@ -829,6 +844,7 @@ Result<void> Writer::entry(struct archive* a, struct archive_entry* e) {
   if (!raw) raw = archive_entry_pathname_utf8(e);
   if (!raw) return Error::invalid("unpack layer: entry without a name");
   std::string what = "unpack layer: entry " + quoted(raw);
+  retired_.clear();
   if (++res_.entries > opts_.max_entries)
     return Error::invalid("unpack layer: more than " + std::to_string(opts_.max_entries) +
                           " entries");

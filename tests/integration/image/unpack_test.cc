@@ -593,6 +593,17 @@ TEST_F(UnpackTest, LaterEntriesWin) {
       {{"name", "keep/"}, {"type", "dir"}, {"mode", 0700}},
       {{"name", "keep/a"}, {"data", "a"}},
       {{"name", "keep/"}, {"type", "dir"}, {"mode", 0750}},  // merges, last metadata wins
+      // The same inside a directory (its fd is cached while entries are replaced).
+      {{"name", "sub/"}, {"type", "dir"}},
+      {{"name", "sub/f"}, {"data", "first"}},
+      {{"name", "sub/f"}, {"data", "second"}},
+      {{"name", "sub/l"}, {"type", "symlink"}, {"linkname", "f"}},
+      {{"name", "sub/l"}, {"type", "hardlink"}, {"linkname", "sub/f"}},
+      {{"name", "sub/.wh.f"}},
+      {{"name", "sub/d/"}, {"type", "dir"}},
+      {{"name", "sub/d/x"}, {"data", "x"}},
+      {{"name", "sub/d"}, {"type", "symlink"}, {"linkname", "."}},
+      {{"name", "sub/g"}, {"data", "after"}},
   }));
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(ReadFile(layer_ + "/f"), "second");
@@ -604,6 +615,12 @@ TEST_F(UnpackTest, LaterEntriesWin) {
   EXPECT_EQ(ReadFile(layer_ + "/f"), "second");
   EXPECT_EQ(ReadFile(layer_ + "/keep/a"), "a");
   EXPECT_EQ(ScanTree(layer_)["keep"].mode, 0750u);
+  EXPECT_EQ(ReadFile(layer_ + "/sub/l"), "second");
+  struct stat st;
+  ASSERT_EQ(::lstat((layer_ + "/sub/f").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_TRUE(fs::is_symlink(layer_ + "/sub/d"));
+  EXPECT_EQ(ReadFile(layer_ + "/sub/g"), "after");
 }
 
 // ---- hostile layers -----------------------------------------------------------------------------
