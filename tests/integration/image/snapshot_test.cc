@@ -4,6 +4,7 @@
 // image compared file by file with what `umoci unpack` makes of the same OCI layout.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "image/unpack.h"
 #include "snapshot/snapshotter.h"
@@ -168,14 +170,44 @@ TEST_F(SnapshotTest, ThreeLayersWithDeletionsAndOpaqueDirs) {
   ASSERT_TRUE(sn_->remove(top));
 }
 
+// A minimal ustar writer for many small generated layers (python per layer is slow).
+std::string UstarFile(const std::string& name, const std::string& data) {
+  char h[512] = {};
+  snprintf(h, 100, "%s", name.c_str());
+  snprintf(h + 100, 8, "%07o", 0644);
+  snprintf(h + 108, 8, "%07o", 0);
+  snprintf(h + 116, 8, "%07o", 0);
+  snprintf(h + 124, 12, "%011o", static_cast<unsigned>(data.size()));
+  snprintf(h + 136, 12, "%011o", 1700000000u);
+  h[156] = '0';
+  memcpy(h + 257, "ustar", 6);
+  memcpy(h + 263, "00", 2);
+  memset(h + 148, ' ', 8);
+  unsigned sum = 0;
+  for (char c : h) sum += static_cast<unsigned char>(c);
+  snprintf(h + 148, 8, "%06o", sum);
+  std::string out(h, 512);
+  out += data;
+  out.resize((out.size() + 511) / 512 * 512, '\0');
+  return out;
+}
+
+void WriteUstar(const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string tar;
+  for (const auto& [n, d] : files) tar += UstarFile(n, d);
+  tar.append(1024, '\0');
+  std::ofstream(path, std::ios::binary) << tar;
+}
+
 TEST_F(SnapshotTest, TwoHundredLayersMount) {
   constexpr int kLayers = 200;
   std::vector<std::string> layers;
-  for (int i = 0; i < kLayers; ++i)
-    layers.push_back(
-        Layer(json::array({{{"name", "layers/" + std::to_string(i)}, {"data", std::to_string(i)}},
-                           {{"name", "top"}, {"data", std::to_string(i)}}}),
-              "l" + std::to_string(i)));
+  for (int i = 0; i < kLayers; ++i) {
+    std::string p = tmp_ + "/l" + std::to_string(i) + ".tar";
+    WriteUstar(p, {{"layers/" + std::to_string(i), std::to_string(i)}, {"top", std::to_string(i)}});
+    layers.push_back(p);
+  }
   std::string top = UnpackImage(layers);
   ASSERT_FALSE(top.empty());
   auto m = sn_->prepare("ctr", top);
@@ -190,6 +222,65 @@ TEST_F(SnapshotTest, TwoHundredLayersMount) {
   EXPECT_EQ(ReadFile(mnt_ + "/top"), std::to_string(kLayers - 1));
   ASSERT_TRUE(snapshot::unmount(mnt_));
   ASSERT_TRUE(sn_->remove("ctr"));
+}
+
+// As a pull does: layers unpacked on their own threads, each into its own active snapshot.
+// A pull prepares a layer on its parent's chain ID; here all run at once, so the unpacked
+// dirs are stacked afterwards by moving them into snapshots prepared on the right parents.
+TEST_F(SnapshotTest, LayersUnpackInParallelThreads) {
+  constexpr int kLayers = 6;
+  std::vector<std::string> layers;
+  for (int i = 0; i < kLayers; ++i) {
+    std::string p = tmp_ + "/p" + std::to_string(i) + ".tar";
+    std::vector<std::pair<std::string, std::string>> files;
+    for (int f = 0; f < 300; ++f)
+      files.push_back({"d" + std::to_string(f % 7) + "/f" + std::to_string(f),
+                       std::string(1000 + f * 10 + i, static_cast<char>('a' + i))});
+    files.push_back({"owner", std::to_string(i)});
+    WriteUstar(p, files);
+    ASSERT_EQ(Sh("gzip -1 " + p).code, 0);
+    layers.push_back(p + ".gz");
+  }
+  std::vector<Result<berth::image::UnpackResult>> results;
+  for (int i = 0; i < kLayers; ++i) results.emplace_back(Error::internal("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kLayers; ++i) {
+    std::string key = "extract-" + std::to_string(i);
+    ASSERT_TRUE(sn_->prepare(key, ""));
+    threads.emplace_back([&, i, key] {
+      UniqueFd src(::open(layers[i].c_str(), O_RDONLY | O_CLOEXEC));
+      auto up = sn_->open_upper(key);
+      if (!up) {
+        results[i] = std::move(up).error();
+        return;
+      }
+      results[i] = berth::image::unpack_layer(src.get(), up->get());
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kLayers; ++i) ASSERT_TRUE(results[i]) << results[i].error().what();
+  std::string chain;
+  for (int i = 0; i < kLayers; ++i) {
+    EXPECT_EQ(results[i]->entries, 301u);  // 300 files and "owner"; parents are implicit
+    std::string next = chain.empty() ? results[i]->diff_id.str()
+                                     : sha256_of(chain + " " + results[i]->diff_id.str()).str();
+    std::string key = "stack-" + std::to_string(i);
+    ASSERT_TRUE(sn_->prepare(key, chain));
+    std::string from = sn_->upper_path("extract-" + std::to_string(i));
+    std::string to = sn_->upper_path(key);
+    fs::remove(to);
+    fs::rename(from, to);
+    fs::create_directories(from);
+    ASSERT_TRUE(sn_->commit(next, key));
+    ASSERT_TRUE(sn_->remove("extract-" + std::to_string(i)));
+    chain = next;
+  }
+  auto v = sn_->view("v", chain);
+  ASSERT_TRUE(v);
+  ASSERT_TRUE(snapshot::mount_all(*v, mnt_));
+  EXPECT_EQ(ReadFile(mnt_ + "/owner"), std::to_string(kLayers - 1));
+  EXPECT_EQ(ReadFile(mnt_ + "/d3/f10"), std::string(1000 + 100 + kLayers - 1, 'a' + kLayers - 1));
+  ASSERT_TRUE(snapshot::unmount(mnt_));
 }
 
 TEST_F(SnapshotTest, ParentlessSnapshotIsABindMount) {
