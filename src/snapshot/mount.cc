@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "snapshot/snapshotter.h"
@@ -127,7 +128,12 @@ Result<void> mount_overlay(const Mount& m, const std::string& target) {
   OverlayOptions o = parse_overlay(m.options);
   if (o.lowers.empty())
     return Error::invalid("mount overlay on " + berth::quoted(target) + ": no lowerdir");
-  if (g_lowerdir_append.load() != 0) {
+  // BERTH_OVERLAY_LEGACY=1 forces the mount(2) path (tests of the pre-6.8 fallback).
+  static const bool force_legacy = [] {
+    const char* v = ::getenv("BERTH_OVERLAY_LEGACY");
+    return v && *v == '1';
+  }();
+  if (!force_legacy && g_lowerdir_append.load() != 0) {
     bool unsupported = false;
     auto mnt = overlay_new_api(o, &unsupported);
     if (mnt) {
@@ -138,7 +144,8 @@ Result<void> mount_overlay(const Mount& m, const std::string& target) {
                     "mount overlay on " + berth::quoted(target));
       return ok();
     }
-    if (!unsupported) return std::move(mnt).error().wrap("mount overlay on " + berth::quoted(target));
+    if (!unsupported)
+      return std::move(mnt).error().wrap("mount overlay on " + berth::quoted(target));
     g_lowerdir_append.store(0);
   }
   return overlay_legacy(o, target);

@@ -283,6 +283,41 @@ TEST_F(SnapshotTest, LayersUnpackInParallelThreads) {
   ASSERT_TRUE(snapshot::unmount(mnt_));
 }
 
+// The pre-6.8 path (one mount(2) option string), forced: works for a few layers, and a deep
+// image fails with a clear error rather than a truncated lower dir list. Run in a child, since
+// the choice is made once per process.
+TEST_F(SnapshotTest, LegacyOverlayMountFallback) {
+  std::vector<std::string> layers;
+  for (int i = 0; i < 120; ++i) {
+    std::string p = tmp_ + "/g" + std::to_string(i) + ".tar";
+    WriteUstar(p, {{"f" + std::to_string(i), std::to_string(i)}});
+    layers.push_back(p);
+  }
+  std::string top3 = UnpackImage({layers[0], layers[1], layers[2]});
+  ASSERT_FALSE(top3.empty());
+  auto few = sn_->view("few", top3);
+  ASSERT_TRUE(few);
+  std::vector<std::string> deep_layers(layers.begin() + 3, layers.end());
+  std::string top = UnpackImage(deep_layers);
+  auto many = sn_->view("many", top);
+  ASSERT_TRUE(many);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("BERTH_OVERLAY_LEGACY", "1", 1);
+    if (!snapshot::mount_all(*few, mnt_)) _exit(1);
+    if (ReadFile(mnt_ + "/f2") != "2" || ReadFile(mnt_ + "/f0") != "0") _exit(2);
+    if (!snapshot::unmount(mnt_)) _exit(3);
+    auto r = snapshot::mount_all(*many, mnt_);
+    if (r) _exit(4);
+    if (r.error().what().find("do not fit in one option string") == std::string::npos) _exit(5);
+    _exit(MountsUnder(mnt_).empty() ? 0 : 6);
+  }
+  ChildProcess child(pid);
+  auto st = child.wait();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(exit_code_of(*st), 0);
+}
+
 TEST_F(SnapshotTest, ParentlessSnapshotIsABindMount) {
   auto m = sn_->prepare("scratch", "");
   ASSERT_TRUE(m);
