@@ -129,10 +129,8 @@ Result<void> mount_overlay(const Mount& m, const std::string& target) {
   if (o.lowers.empty())
     return Error::invalid("mount overlay on " + berth::quoted(target) + ": no lowerdir");
   // BERTH_OVERLAY_LEGACY=1 forces the mount(2) path (tests of the pre-6.8 fallback).
-  static const bool force_legacy = [] {
-    const char* v = ::getenv("BERTH_OVERLAY_LEGACY");
-    return v && *v == '1';
-  }();
+  const char* legacy_env = ::getenv("BERTH_OVERLAY_LEGACY");
+  bool force_legacy = legacy_env && *legacy_env == '1';
   if (!force_legacy && g_lowerdir_append.load() != 0) {
     bool unsupported = false;
     auto mnt = overlay_new_api(o, &unsupported);

@@ -284,8 +284,8 @@ TEST_F(SnapshotTest, LayersUnpackInParallelThreads) {
 }
 
 // The pre-6.8 path (one mount(2) option string), forced: works for a few layers, and a deep
-// image fails with a clear error rather than a truncated lower dir list. Run in a child, since
-// the choice is made once per process.
+// image fails with a clear error rather than a truncated lower dir list. Run in a child, so the
+// environment variable stays out of the other tests.
 TEST_F(SnapshotTest, LegacyOverlayMountFallback) {
   std::vector<std::string> layers;
   for (int i = 0; i < 120; ++i) {
