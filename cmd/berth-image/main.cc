@@ -91,6 +91,10 @@ std::string human_size(uint64_t b) {
 }
 
 std::string familiar_repo(const std::string& name, std::string* tag) {
+  if (is_dangling_name(name)) {  // an untagged image kept by its digest
+    *tag = "<none>";
+    return "<none>";
+  }
   auto ref = parse_reference(name);
   if (!ref) return name;
   *tag = ref->tag.empty() ? "<none>" : ref->tag;

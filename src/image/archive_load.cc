@@ -826,6 +826,7 @@ Result<LoadResult> load_archive(ImageService& images, int fd, const ProgressFn& 
 Result<LoadResult> load_archive(ImageService& images, int fd, const ProgressFn& progress,
                                 const LoadOptions& opts) {
   auto run = [&]() -> Result<LoadResult> {
+    UniqueFd gc_guard = BERTH_TRY(images.hold_off_gc());  // blobs are unnamed until the end
     TarSource src(images, opts);
     BERTH_TRY(src.read(fd));
     std::optional<img::Index> index;
@@ -854,6 +855,7 @@ Result<LoadResult> load_archive(ImageService& images, int fd, const ProgressFn& 
 Result<LoadResult> import_oci_layout(ImageService& images, const std::string& dir,
                                      const std::string& tag, const std::string& name) {
   auto run = [&]() -> Result<LoadResult> {
+    UniqueFd gc_guard = BERTH_TRY(images.hold_off_gc());  // blobs are unnamed until the end
     UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dfd) return Error::sys("open");
     DirSource src(images, std::move(dfd));
