@@ -39,9 +39,13 @@ struct UnpackResult {
 };
 
 // Reads the layer from `src_fd` (a file or a pipe; gzip, zstd or plain tar auto-detected)
-// to EOF and writes its entries under `dest_dir_fd` (a directory fd). The diff ID is computed
-// over the uncompressed stream. Errors name the entry:
+// to EOF and writes its entries under `dest_dir_fd` (a directory fd; O_PATH is fine). The diff
+// ID is computed over the uncompressed stream. Errors name the entry:
 //   unpack layer: entry "../../etc/passwd": path escapes the layer
+// A ".." climbing above the root is refused; an absolute name is taken from the layer root and
+// a symlinked parent is followed inside the layer (as docker and containerd do). Safe to call
+// from several threads at once (one per layer); each call runs one helper thread, the
+// decompressor. On a pipe, an error returns without waiting for the writer's EOF.
 Result<UnpackResult> unpack_layer(int src_fd, int dest_dir_fd, const UnpackOptions& opts = {});
 
 }  // namespace berth::image
