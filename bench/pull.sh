@@ -11,8 +11,8 @@
 # compressed, 1 GB of files. It is pushed with skopeo to Debian's docker-registry on
 # 127.0.0.1.
 #
-# Each engine pulls into an empty store RUNS times (median reported); its store is emptied
-# between runs (untimed). Every store lives under one temp dir on the same disk.
+# Each engine pulls RUNS times (median reported), each time into an empty store on a freshly
+# made ext4 filesystem (see fresh_fs below for why).
 #
 #   sudo bench/pull.sh [--no-results]
 # Environment: RUNS (3), BENCH_CACHE (/var/cache/berth-bench), BERTH_IMAGE (build/bin/berth-image),
@@ -86,7 +86,7 @@ registry_pid="" dockerd_pid=""
 cleanup() {
   [[ -n "$dockerd_pid" ]] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
   [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
-  umount -R "$work"/docker/root/overlay2/*/merged 2>/dev/null || true
+  umount -R "$work/store" 2>/dev/null || umount -l "$work/store" 2>/dev/null || true
   rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
 }
 trap cleanup EXIT
@@ -135,51 +135,81 @@ result[gunzip]=$(printf '%s\n' "${times[@]}" | median)
 log "floors: download ${result[download]} s, parallel gunzip ${result[gunzip]} s"
 
 # ---- engines ----------------------------------------------------------------------------------
-time_runs() {  # time_runs NAME PULL_CMD RESET_CMD
-  local name=$1 pull=$2 reset=$3 t0 times=()
-  for _ in $(seq "$RUNS"); do
-    eval "$reset" >/dev/null 2>&1 || true
-    sync
-    t0=$(now)
-    if ! eval "$pull" >"$work/$name.out" 2>&1; then
-      note[$name]="failed: $(tail -n 3 "$work/$name.out" | tr '\n' ' ')"
-      log "$name: ${note[$name]}"
-      return 0
-    fi
-    times+=("$(echo "$(now) - $t0" | bc)")
-  done
-  eval "$reset" >/dev/null 2>&1 || true
-  result[$name]=$(printf '%s\n' "${times[@]}" | median)
-  log "$name: ${result[$name]} s (runs: ${times[*]})"
+# Every timed pull writes into a fresh ext4 filesystem (a sparse file on the same disk, loop
+# mounted): right after tens of thousands of files were deleted, ext4 spends seconds skipping
+# recently freed inodes when creating new ones, which would charge each run for the cleanup of
+# the one before. Engines (dockerd too) start on the new filesystem, untimed.
+fresh_fs() {  # fresh_fs DIR: an empty ext4 mounted at DIR
+  truncate -s 16G "$work/fs.img"
+  mkfs.ext4 -q -F -E lazy_itable_init=1,lazy_journal_init=1 "$work/fs.img"
+  mkdir -p "$1"
+  mount -o loop "$work/fs.img" "$1"
+}
+drop_fs() {  # drop_fs DIR
+  umount "$1" 2>/dev/null || umount -l "$1"
+  rm -f "$work/fs.img"
+}
+
+start_dockerd() {  # start_dockerd DATA_DIR
+  dockerd --data-root "$1/root" --exec-root "$1/exec" --pidfile "$1/pid" -H "unix://$1/sock" \
+    --bridge none --iptables=false --ip6tables=false --storage-driver overlay2 \
+    --containerd-namespace berthbench --containerd-plugins-namespace berthbench-plugins \
+    >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  for _ in $(seq 300); do docker -H "unix://$1/sock" info >/dev/null 2>&1 && return 0; sleep 0.1; done
+  return 1
+}
+stop_dockerd() {
+  kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  dockerd_pid=""
+}
+
+pull_once() {  # pull_once ENGINE STORE: prints seconds, or fails with the output in $work/ENGINE.out
+  local engine=$1 store=$2 t0
+  case $engine in
+    berth) cmd=("$BERTH_IMAGE" --root "$store/berth" pull -q "$ref") ;;
+    docker)
+      start_dockerd "$store/docker" || { echo "dockerd did not start" >"$work/docker.out"; return 1; }
+      cmd=(docker -H "unix://$store/docker/sock" pull -q "$ref")
+      ;;
+    podman)
+      cmd=(podman --root "$store/podman/root" --runroot "$store/podman/run" --storage-driver overlay
+        pull -q --tls-verify=false "$ref")
+      ;;
+  esac
+  sync
+  t0=$(now)
+  "${cmd[@]}" >"$work/$engine.out" 2>&1 || return 1
+  echo "$(now) - $t0" | bc
 }
 
 for engine in $ENGINES; do
-  case $engine in
-    berth)
-      time_runs berth "'$BERTH_IMAGE' --root '$work/berth' pull -q '$ref'" "rm -rf '$work/berth'"
-      ;;
-    docker)
-      if ! command -v dockerd >/dev/null; then note[docker]="dockerd not installed"; continue; fi
-      mkdir -p "$work/docker"
-      dockerd --data-root "$work/docker/root" --exec-root "$work/docker/exec" \
-        --pidfile "$work/docker/pid" -H "unix://$work/docker/sock" --bridge none \
-        --iptables=false --ip6tables=false --storage-driver overlay2 \
-        --containerd-namespace berthbench --containerd-plugins-namespace berthbench-plugins \
-        >"$work/docker/log" 2>&1 &
-      dockerd_pid=$!
-      for _ in $(seq 300); do docker -H "unix://$work/docker/sock" info >/dev/null 2>&1 && break; sleep 0.1; done
-      D="docker -H unix://$work/docker/sock"
-      time_runs docker "$D pull -q '$ref'" "$D rmi -f '$ref'; $D image prune -af"
-      kill "$dockerd_pid"
-      wait "$dockerd_pid" 2>/dev/null || true
-      dockerd_pid=""
-      ;;
-    podman)
-      if ! command -v podman >/dev/null; then note[podman]="podman not installed"; continue; fi
-      P="podman --root '$work/podman/root' --runroot '$work/podman/run' --storage-driver overlay"
-      time_runs podman "$P pull -q --tls-verify=false '$ref'" "$P rmi -af; $P system reset -f; rm -rf '$work/podman'"
-      ;;
-  esac
+  if [[ $engine != berth ]] && ! command -v "${engine/docker/dockerd}" >/dev/null; then
+    note[$engine]="${engine/docker/dockerd} not installed"
+    continue
+  fi
+  times=()
+  for _ in $(seq "$RUNS"); do
+    store="$work/store"
+    fresh_fs "$store"
+    if t=$(pull_once "$engine" "$store"); then
+      times+=("$t")
+    else
+      note[$engine]="failed: $(tail -n 3 "$work/$engine.out" | tr '\n' ' ')"
+    fi
+    [[ $engine == docker ]] && stop_dockerd
+    [[ $engine == podman ]] && podman --root "$store/podman/root" --runroot "$store/podman/run" \
+      system reset -f >/dev/null 2>&1
+    umount -R "$store"/docker/root/overlay2/*/merged 2>/dev/null || true
+    drop_fs "$store"
+    [[ -n "${note[$engine]:-}" ]] && break
+  done
+  if [[ -z "${note[$engine]:-}" ]]; then
+    result[$engine]=$(printf '%s\n' "${times[@]}" | median)
+    log "$engine: ${result[$engine]} s (runs: ${times[*]})"
+  else
+    log "$engine: ${note[$engine]}"
+  fi
 done
 
 # ---- report -----------------------------------------------------------------------------------
@@ -192,7 +222,7 @@ report="$work/report.md"
   echo "- machine: $(nproc) cores, kernel $(uname -r), load average $(cut -d' ' -f1 /proc/loadavg)"
   echo "- image: ${#layers[@]} gzip layers, $((compressed / 1048576)) MiB compressed, $((uncompressed / 1048576)) MiB uncompressed (bench/pull.sh recipe $IMAGE_RECIPE), served by docker-registry $(docker-registry --version 2>/dev/null | awk '{print $3}') on 127.0.0.1"
   echo "- versions: berth $("$BERTH_IMAGE" --version 2>/dev/null || git -C "$repo_root" rev-parse --short HEAD), $(dockerd --version 2>/dev/null | cut -d, -f1), $(podman --version 2>/dev/null)"
-  echo "- method: median of $RUNS cold pulls (empty store each time) into stores on the same disk"
+  echo "- method: median of $RUNS cold pulls, each into an empty store on a fresh ext4 filesystem (loop file on the same disk)"
   echo
   echo "| measurement | seconds | berth / this |"
   echo "|---|---:|---:|"

@@ -28,7 +28,7 @@ PACKAGES=(
   # a real registry and image tools for fixtures and interop tests; htpasswd for Basic auth
   docker-registry skopeo umoci apache2-utils pigz
   # tools the scripts use
-  jq time util-linux iproute2 procps tmux linux-perf
+  jq time util-linux iproute2 procps tmux linux-perf e2fsprogs bc curl
 )
 
 missing_packages() {
