@@ -14,12 +14,12 @@
 namespace berth::image {
 
 struct ImageRecord {
-  std::string name;                   // normalised reference: "docker.io/library/busybox:latest"
-  oci::image::Descriptor target;      // manifest or index, as pulled/loaded
-  oci::image::Descriptor manifest;    // the platform manifest chosen from target (== target
-                                      // when target is a manifest)
-  Digest config;                      // image ID (docker: the config digest)
-  int64_t created_ns = 0;             // when the name was first set
+  std::string name;                 // normalised reference: "docker.io/library/busybox:latest"
+  oci::image::Descriptor target;    // manifest or index, as pulled/loaded
+  oci::image::Descriptor manifest;  // the platform manifest chosen from target (== target
+                                    // when target is a manifest)
+  Digest config;                    // image ID (docker: the config digest)
+  int64_t created_ns = 0;           // when the name was first set
   int64_t updated_ns = 0;
   std::map<std::string, std::string> labels;
 };
@@ -27,8 +27,8 @@ struct ImageRecord {
 class ImageStore {
  public:
   static Result<ImageStore> open(const std::string& root);  // creates <root>/images
-  Result<void> put(ImageRecord record);  // keeps created_ns of an existing name
-  Result<ImageRecord> get(const std::string& name) const;  // NotFound: "No such image: <name>"
+  Result<void> put(ImageRecord record);                     // keeps created_ns of an existing name
+  Result<ImageRecord> get(const std::string& name) const;   // NotFound: "No such image: <name>"
   Result<std::vector<ImageRecord>> list() const;            // sorted by name
   Result<void> remove(const std::string& name);
 

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "sys/path.h"
+#include "sys/remove.h"
 #include "util/fd.h"
 #include "util/strings.h"
 
@@ -473,7 +474,6 @@ class Writer {
   }
   static mode_t read_umask();
   static void entry_times(struct archive_entry* e, struct timespec ts[2]);
-  Result<void> remove_tree(int pfd, const std::string& name, int depth);
 
   int root_;
   const UnpackOptions& opts_;
@@ -554,42 +554,6 @@ Result<int> Writer::parent_fd(const std::string& parent) {
   return cache_.back().fd.get();
 }
 
-Result<void> Writer::remove_tree(int pfd, const std::string& name, int depth) {
-  if (depth > 4096) return Error::from_errno(ELOOP, "remove " + quoted(name) + ": too deep");
-  int dfd = ::openat(pfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0) return Error::sys("open " + quoted(name));
-  DIR* dp = ::fdopendir(dfd);
-  if (!dp) {
-    ::close(dfd);
-    return Error::sys("open " + quoted(name));
-  }
-  std::vector<std::pair<std::string, bool>> kids;
-  while (struct dirent* de = ::readdir(dp)) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    bool dir = de->d_type == DT_DIR;
-    if (de->d_type == DT_UNKNOWN) {
-      struct stat st;
-      dir = ::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-    }
-    kids.emplace_back(de->d_name, dir);
-  }
-  Result<void> r;
-  for (auto& [k, dir] : kids) {
-    if (dir) {
-      r = remove_tree(dfd, k, depth + 1);
-      if (!r) break;
-    } else if (::unlinkat(dfd, k.c_str(), 0) < 0 && errno != ENOENT) {
-      r = Error::sys("remove " + quoted(k));
-      break;
-    }
-  }
-  ::closedir(dp);
-  if (!r) return r;
-  if (::unlinkat(pfd, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return Error::sys("remove " + quoted(name));
-  return ok();
-}
-
 // Clears the way for a new entry `name`: a non-directory is unlinked, a directory removed with
 // its content unless `keep_dir` (a directory entry over a directory merges). `*is_dir` tells
 // whether a directory was kept.
@@ -607,7 +571,7 @@ Result<void> Writer::make_room(int pfd, const std::string& name, const std::stri
   }
   invalidate_cache();
   if (S_ISDIR(st.st_mode)) {
-    BERTH_TRY(remove_tree(pfd, name, 0));
+    BERTH_TRY(sys::remove_tree_at(pfd, name.c_str()));
     auto lo = dirs_.lower_bound(path);
     auto hi = dirs_.lower_bound(path + '0');  // '0' follows '/'
     for (auto it = lo; it != hi;) {

@@ -20,21 +20,6 @@ int fsconfig_(int fd, unsigned cmd, const char* key, const void* val, int aux) {
   return static_cast<int>(syscall(SYS_fsconfig, fd, cmd, key, val, aux));
 }
 
-std::string fs_context_message(int fsfd) {
-  std::string out;
-  char buf[512];
-  for (;;) {
-    ssize_t n = ::read(fsfd, buf, sizeof buf - 1);
-    if (n <= 0) break;
-    buf[n] = 0;
-    const char* text = (n > 2 && buf[1] == ' ') ? buf + 2 : buf;
-    if (!out.empty()) out += "; ";
-    out += text;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-  }
-  return out;
-}
-
 struct OverlayOptions {
   std::vector<std::string> lowers;  // nearest first
   std::string upper, work;
@@ -71,7 +56,7 @@ Result<UniqueFd> overlay_new_api(const OverlayOptions& o, bool* unsupported) {
   if (!fs) return Error::sys("fsopen overlay");
   auto fail = [&](const std::string& what) {
     int e = errno;
-    std::string msg = fs_context_message(fs.get());
+    std::string msg = sys::fs_context_message(fs.get());
     return Error::from_errno(e, what + (msg.empty() ? "" : " (" + msg + ")"));
   };
   auto set = [&](const char* k, const std::string& v) {
@@ -80,7 +65,7 @@ Result<UniqueFd> overlay_new_api(const OverlayOptions& o, bool* unsupported) {
   for (size_t i = 0; i < o.lowers.size(); ++i) {
     if (!set("lowerdir+", o.lowers[i])) {
       if (i == 0 && errno == EINVAL &&
-          fs_context_message(fs.get()).find("Unknown parameter") != std::string::npos) {
+          sys::fs_context_message(fs.get()).find("Unknown parameter") != std::string::npos) {
         *unsupported = true;
         return Error::from_errno(EINVAL, "overlay: no lowerdir+");
       }

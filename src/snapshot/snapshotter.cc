@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "sys/remove.h"
 #include "util/digest.h"
 #include "util/strings.h"
 
@@ -84,50 +85,6 @@ Result<Info> info_from_json(const std::string& id, const std::string& text) {
   return i;
 }
 
-// Removes a directory tree without following symlinks (entries are walked by fd).
-Result<void> remove_tree_at(int pfd, const char* name, int depth = 0) {
-  if (depth > 4096) return Error::from_errno(ELOOP, std::string("remove ") + name);
-  int dfd = ::openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0) {
-    if (errno == ENOENT) return ok();
-    if (errno == ENOTDIR || errno == ELOOP) {
-      if (::unlinkat(pfd, name, 0) < 0 && errno != ENOENT)
-        return Error::sys(std::string("remove ") + name);
-      return ok();
-    }
-    return Error::sys(std::string("open ") + name);
-  }
-  DIR* dp = ::fdopendir(dfd);
-  if (!dp) {
-    ::close(dfd);
-    return Error::sys(std::string("open ") + name);
-  }
-  std::vector<std::pair<std::string, bool>> kids;
-  while (struct dirent* de = ::readdir(dp)) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-    bool dir = de->d_type == DT_DIR;
-    if (de->d_type == DT_UNKNOWN) {
-      struct stat st;
-      dir = ::fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-    }
-    kids.emplace_back(de->d_name, dir);
-  }
-  Result<void> r;
-  for (auto& [k, dir] : kids) {
-    if (dir) {
-      r = remove_tree_at(dfd, k.c_str(), depth + 1);
-    } else if (::unlinkat(dfd, k.c_str(), 0) < 0 && errno != ENOENT) {
-      r = Error::sys("remove " + k);
-    }
-    if (!r) break;
-  }
-  ::closedir(dp);
-  if (!r) return r;
-  if (::unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return Error::sys(std::string("remove ") + name);
-  return ok();
-}
-
 // Sums the disk usage of a tree (blocks, hardlinked inodes once) and counts its inodes.
 void du_at(int dfd, Usage& u, std::unordered_set<uint64_t>& seen, int depth) {
   if (depth > 4096) return;
@@ -193,7 +150,8 @@ struct Store {
     std::string link = link_path(key);
     ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
     if (n < 0) {
-      if (errno == ENOENT) return Error::not_found("snapshot " + berth::quoted(key) + ": not found");
+      if (errno == ENOENT)
+        return Error::not_found("snapshot " + berth::quoted(key) + ": not found");
       return Error::sys("snapshot " + berth::quoted(key) + ": read key link");
     }
     std::string id(buf, static_cast<size_t>(n));
@@ -320,7 +278,7 @@ struct Store {
     if (::mkdir(d.c_str(), 0700) < 0) return Error::sys(what + ": mkdir " + d);
     // Until info.json exists the dir is unfinished: a crash leaves it for clean_unfinished().
     auto fail = [&](Error e) {
-      (void)remove_tree_at(AT_FDCWD, d.c_str());
+      (void)sys::remove_tree_at(AT_FDCWD, d.c_str());
       return std::move(e).wrap(what);
     };
     if (::mkdir((d + "/fs").c_str(), 0755) < 0) return fail(Error::sys("mkdir fs"));
@@ -386,7 +344,7 @@ Result<void> Snapshotter::commit(const std::string& name, const std::string& key
   i.kind = Kind::Committed;
   BERTH_TRY_CTX(s.write_info(i), what);
   ::unlink(s.link_path(key).c_str());
-  (void)remove_tree_at(AT_FDCWD, (s.id_dir(i.id) + "/work").c_str());
+  (void)sys::remove_tree_at(AT_FDCWD, (s.id_dir(i.id) + "/work").c_str());
   return ok();
 }
 
@@ -397,12 +355,13 @@ Result<void> Snapshotter::remove(const std::string& key) {
   Info i = BERTH_TRY_CTX(s.lookup(key), what);
   auto all = BERTH_TRY_CTX(s.all(), what);
   for (const Info& o : all)
-    if (o.parent == key) return Error::conflict(what + ": it is the parent of " + berth::quoted(o.key));
+    if (o.parent == key)
+      return Error::conflict(what + ": it is the parent of " + berth::quoted(o.key));
   // info.json first: from then on the dir is unfinished, and a crash is cleaned up later.
   std::string d = s.id_dir(i.id);
   if (::unlink((d + "/info.json").c_str()) < 0) return Error::sys(what + ": remove info.json");
   ::unlink(s.link_path(key).c_str());
-  BERTH_TRY_CTX(remove_tree_at(AT_FDCWD, d.c_str()), what);
+  BERTH_TRY_CTX(sys::remove_tree_at(AT_FDCWD, d.c_str()), what);
   return ok();
 }
 
@@ -479,7 +438,7 @@ Result<void> Snapshotter::clean_unfinished() {
         continue;
       }
     }
-    BERTH_TRY_CTX(remove_tree_at(AT_FDCWD, s.id_dir(id).c_str()), "clean snapshots");
+    BERTH_TRY_CTX(sys::remove_tree_at(AT_FDCWD, s.id_dir(id).c_str()), "clean snapshots");
   }
   // Key links to nothing live, and temporary links.
   std::string kd = d + "/keys";

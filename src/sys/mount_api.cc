@@ -72,6 +72,8 @@ bool set_atime(std::string_view w, uint64_t& set, uint64_t& clr) {
   return true;
 }
 
+}  // namespace
+
 std::string fs_context_message(int fsfd) {
   std::string out;
   char buf[512];
@@ -87,8 +89,6 @@ std::string fs_context_message(int fsfd) {
   }
   return out;
 }
-
-}  // namespace
 
 std::pair<uint64_t, bool> propagation_from_name(std::string_view n) {
   bool rec = false;

@@ -39,6 +39,9 @@ MountOptions parse_mount_options(const std::vector<std::string>& options);
 
 // Builds a new filesystem mount, detached. `source` may be empty. Errors carry the kernel's
 // fs-context message when it gave one.
+// The messages the kernel left in an fs context fd (fsopen), "; "-joined, for errors.
+std::string fs_context_message(int fsfd);
+
 Result<UniqueFd> make_fs_mount(const std::string& type, const std::string& source,
                                const MountOptions& opts);
 // Clones `source_fd`/`path` (absolute host path, or empty with a source fd) as a detached bind.
