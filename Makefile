@@ -4,7 +4,8 @@
 #   make deps           install the Debian packages (scripts/install-deps.sh; no-op when present)
 #   make test           build, run ctest (unit + root-only integration), replay the fuzz corpora
 #   make fuzz           fuzz every target for FUZZ_SECONDS (default 60) each
-#   make demo           run one busybox container with berth-runtime (root)
+#   make demo           run a busybox container with berth-runtime, then pull a busybox image
+#                       from a local registry with berth-image and run it (root)
 #   make bench          bench/runtime.sh: berth-runtime vs runc vs crun vs the kernel floor (root)
 #   make bench-pull     bench/pull.sh: cold image pull, berth vs docker vs podman (root)
 #   make install        binaries to $(PREFIX)/bin

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: build a busybox bundle under build/demo and run one container in it with
-# berth-runtime, printing from inside the container what shows it is isolated.
+# `make demo`: berth's main job on a built-in busybox image, in two parts.
+#   1. runtime: a busybox bundle under build/demo, one container run by berth-runtime, printing
+#      from inside what shows it is isolated.
+#   2. images: a busybox image (from the host's busybox-static) pushed to a local registry
+#      (Debian's docker-registry on 127.0.0.1), pulled by berth-image into a store under
+#      build/demo-store, and run from it — pull, unpack, bundle, run, clean up.
 #
 # Environment: RUNTIME (default build/bin/berth-runtime; e.g. RUNTIME=runc to compare),
 #              DEMO_BUNDLE (default build/demo).
@@ -37,7 +41,7 @@ id="demo-$$"
 echo "demo: $RUNTIME run --bundle $DEMO_BUNDLE $id" >&2
 echo "----------------------------------------------------------------" >&2
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out"' EXIT  # replaced by cleanup() in part 2
 set +e
 "$RUNTIME" run --bundle "$DEMO_BUNDLE" "$id" </dev/null | tee "$out"
 status=${PIPESTATUS[0]}
@@ -46,6 +50,54 @@ echo "----------------------------------------------------------------" >&2
 echo "demo: container $id exited with status $status" >&2
 if ! grep -q "hello from inside berth" "$out"; then
   echo "demo: nothing came from inside the container; is $RUNTIME a working runtime yet?" >&2
+  [[ $status -ne 0 ]] || status=1
+fi
+[[ $status -eq 0 ]] || exit "$status"
+
+# ---- 2. images: registry -> berth-image pull -> run ------------------------------------------
+BERTH_IMAGE=build/bin/berth-image
+for tool in docker-registry skopeo "$BERTH_IMAGE"; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "demo: skipping the image part: $tool not found (make deps; make build)" >&2
+    exit 0
+  fi
+done
+work=$(mktemp -d /tmp/berth-demo.XXXXXX)
+store="$repo_root/build/demo-store"
+registry_pid=""
+cleanup() {
+  rm -f "$out"
+  [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
+  "$work/registry" "$port" >"$work/registry.yml"
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+tests/fixtures/busybox-rootfs.sh "$work/rootfs" >/dev/null
+tests/fixtures/build-image.sh -o "$work/layout" -t 1 --layer "$work/rootfs" \
+  --cmd '["sh","-c","echo hello from an image pulled by berth; echo \"user: $(id -un), cwd: $(pwd), hostname: $(hostname)\""]' \
+  --workdir /tmp --env DEMO=1 >/dev/null
+ref="127.0.0.1:$port/demo/busybox:1"
+skopeo copy -q --dest-tls-verify=false "oci:$work/layout:1" "docker://$ref"
+echo "demo: $BERTH_IMAGE --root $store pull $ref" >&2
+echo "----------------------------------------------------------------" >&2
+"$BERTH_IMAGE" --root "$store" pull "$ref"
+"$BERTH_IMAGE" --root "$store" images
+echo "----------------------------------------------------------------" >&2
+echo "demo: $BERTH_IMAGE --root $store run --runtime $RUNTIME $ref" >&2
+set +e
+"$BERTH_IMAGE" --root "$store" run --runtime "$RUNTIME" "$ref" </dev/null | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+"$BERTH_IMAGE" --root "$store" rmi "$ref" >/dev/null
+echo "----------------------------------------------------------------" >&2
+echo "demo: the image's container exited with status $status" >&2
+if ! grep -q "hello from an image pulled by berth" "$out"; then
+  echo "demo: nothing came from the image's container" >&2
   [[ $status -ne 0 ]] || status=1
 fi
 exit "$status"

@@ -333,7 +333,7 @@ Result<Image> ImageService::pull(const std::string& reference, const PullOptions
   UniqueFd gc_guard = BERTH_TRY(hold_off_gc());
   auto client = BERTH_TRY(RegistryClient::create(ref.domain, opts.registry));
   Reporter report(opts.progress);
-  report("", "Pulling from " + ref.path);
+  report("", (ref.digest ? ref.digest->str() : ref.tag) + ": Pulling from " + ref.path);
 
   // The document the reference names: an index (pick the platform) or a manifest.
   FetchedManifest top = BERTH_TRY(client->get_manifest(ref.path, ref.object()));

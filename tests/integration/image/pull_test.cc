@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -323,9 +324,12 @@ TEST_F(BundleUser, UserResolvedThroughTheImagesPasswdAndGroup) {
             "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n");
   WriteFile(root + "/etc/group",
             "root:x:0:\napp:x:1000:\nstaff:x:50:app,other\nwheel:x:10:other\n");
-  auto built = BuildImage(tmp_.sub("user"),
-                          {"--layer", root, "--user", "app", "--workdir", "/home/app", "--cmd",
-                           R"(["id"])", "--expose", "8080/tcp", "--label", "team=berth"});
+  ASSERT_EQ(mkdir((root + "/data").c_str(), 0755), 0);
+  WriteFile(root + "/data/seed", "from the image");
+  auto built =
+      BuildImage(tmp_.sub("user"),
+                 {"--layer", root, "--user", "app", "--workdir", "/home/app", "--cmd", R"(["id"])",
+                  "--expose", "8080/tcp", "--label", "team=berth", "--volume", "/data"});
   ASSERT_TRUE(built) << built.error().what();
   ASSERT_TRUE(reg_->Push(built->layout, built->tag, "user/app:1"));
   auto img = svc_->pull(reg_->ref("user/app:1"), Opts());
@@ -341,6 +345,14 @@ TEST_F(BundleUser, UserResolvedThroughTheImagesPasswdAndGroup) {
   EXPECT_THAT(spec->process->env, ::testing::Contains("HOME=/home/app"));
   EXPECT_EQ(spec->annotations["org.opencontainers.image.exposedPorts"], "8080/tcp");
   EXPECT_EQ(spec->annotations["team"], "berth");
+  // The image's volume is a bind mount of a bundle directory filled from the image.
+  auto vol = std::find_if(spec->mounts.begin(), spec->mounts.end(),
+                          [](const oci::Mount& m) { return m.destination == "/data"; });
+  ASSERT_NE(vol, spec->mounts.end());
+  EXPECT_EQ(vol->type, "bind");
+  std::ifstream seed(vol->source + "/seed");
+  std::string seeded((std::istreambuf_iterator<char>(seed)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(seeded, "from the image");
   if (access(kRuntime.c_str(), X_OK) == 0) {
     auto run = RunBundle(bundle, "u1");
     EXPECT_THAT(run.output, HasSubstr("uid=1000"));
