@@ -90,7 +90,8 @@ struct LayerJob {
   Digest diff_id, chain_id;
   std::string key;  // the active snapshot it was unpacked into; empty when it already existed
   std::optional<Error> error;
-  bool skipped = false;  // foreign layer the registry does not have
+  bool skipped = false;     // foreign layer the registry does not have
+  bool root_cause = false;  // the first job to fail; the others were cancelled because of it
 };
 
 class Puller {
@@ -129,7 +130,8 @@ class Puller {
     auto r = unpack_job(job);
     if (!r) {
       job.error = std::move(r).error().wrap("layer " + job.desc.digest.str());
-      cancelled_ = true;
+      bool was_cancelled = false;
+      job.root_cause = cancelled_.compare_exchange_strong(was_cancelled, true);
     }
   }
 
@@ -304,6 +306,8 @@ Result<void> run_jobs(std::vector<LayerJob>& jobs, Puller& puller, snapshot::Sna
   // layer the registry lacks): the verified ones below it stay for the next pull; the ones above
   // it are dropped (their blobs stay in the store, so unpack() can finish them later).
   std::optional<Error> failure;
+  for (auto& job : jobs)
+    if (job.error && job.root_cause) failure = std::move(*job.error);
   for (auto& job : jobs)
     if (job.error && !failure) failure = std::move(*job.error);
   bool chain_broken = false;
