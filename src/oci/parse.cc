@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "oci/spec.h"
+#include "util/json_escape.h"
 
 namespace berth::oci {
 namespace {
@@ -675,34 +676,6 @@ bool nests_too_deep(std::string_view text) {
     }
   }
   return false;
-}
-
-// nlohmann's message without its "[json.exception.parse_error.101] " tag, with bytes that are
-// not printable ASCII shown as \xNN (the message quotes the offending input), and bounded.
-std::string json_error_text(const char* what) {
-  std::string_view m(what);
-  if (!m.empty() && m[0] == '[') {
-    size_t close = m.find("] ");
-    if (close != std::string_view::npos) m.remove_prefix(close + 2);
-  }
-  constexpr size_t kMax = 256;
-  std::string out;
-  for (char c : m) {
-    if (out.size() >= kMax) {
-      out += "...";
-      break;
-    }
-    auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
-    }
-  }
-  return out;
 }
 
 Result<json> parse_json(std::string_view text) {

@@ -27,4 +27,31 @@ std::string json_quote(std::string_view s) {
   out += '"';
   return out;
 }
+
+std::string json_error_text(const char* what) {
+  std::string_view m(what);
+  if (!m.empty() && m[0] == '[') {
+    size_t close = m.find("] ");
+    if (close != std::string_view::npos) m.remove_prefix(close + 2);
+  }
+  constexpr size_t kMax = 256;
+  std::string out;
+  for (char c : m) {
+    if (out.size() >= kMax) {
+      out += "...";
+      break;
+    }
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    }
+  }
+  return out;
+}
+
 }  // namespace berth
