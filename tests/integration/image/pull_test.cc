@@ -451,3 +451,64 @@ TEST_F(Pull, KilledMidPullLeavesAConsistentStoreAndTheNextPullResumes) {
 
 }  // namespace
 }  // namespace berth::test
+
+namespace berth::test {
+namespace {
+
+// A registry serving an image whose second layer is hostile: the pull fails naming the entry
+// (not with another layer's "pull cancelled"), writes nothing outside the store and names
+// nothing. The layer is swapped into a built layout, with manifest, config and index re-hashed.
+TEST_F(Pull, HostileLayerFailsNamingTheEntryAndLeavesNothing) {
+  if (!HaveProgram("python3")) GTEST_SKIP() << "needs python3";
+  std::string root = tmp_.sub("rootfs"), small = tmp_.sub("small");
+  ASSERT_TRUE(MakeBusyboxRootfs(root));
+  ASSERT_EQ(mkdir(small.c_str(), 0755), 0);
+  WriteFile(small + "/placeholder", "x");
+  auto built = BuildImage(tmp_.sub("hostile"), {"--layer", root, "--layer", small});
+  ASSERT_TRUE(built) << built.error().what();
+  std::string victim = tmp_.sub("victim");
+  const char* swap = R"PY(
+import gzip, hashlib, io, json, os, sys, tarfile
+layout, victim = sys.argv[1], sys.argv[2]
+blob = lambda d: os.path.join(layout, "blobs", "sha256", d.split(":")[1])
+def put(data):
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    open(blob(d), "wb").write(data)
+    return d, len(data)
+raw = io.BytesIO()
+with tarfile.open(fileobj=raw, mode="w") as t:
+    info = tarfile.TarInfo("../../../../../../.." + victim)
+    data = b"escaped\n"
+    info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+tar = raw.getvalue()
+index = json.load(open(os.path.join(layout, "index.json")))
+mdesc = index["manifests"][0]
+manifest = json.load(open(blob(mdesc["digest"])))
+config = json.load(open(blob(manifest["config"]["digest"])))
+ldig, lsize = put(gzip.compress(tar, mtime=0))
+manifest["layers"][1].update(digest=ldig, size=lsize)
+config["rootfs"]["diff_ids"][1] = "sha256:" + hashlib.sha256(tar).hexdigest()
+cdig, csize = put(json.dumps(config).encode())
+manifest["config"].update(digest=cdig, size=csize)
+mdig, msize = put(json.dumps(manifest).encode())
+mdesc.update(digest=mdig, size=msize)
+json.dump(index, open(os.path.join(layout, "index.json"), "w"))
+)PY";
+  auto swapped = RunCommand({"python3", "-c", swap, built->layout, victim});
+  ASSERT_TRUE(swapped.ok()) << swapped.output;
+  ASSERT_TRUE(reg_->Push(built->layout, built->tag, "hostile/app:1"));
+
+  auto img = svc_->pull(reg_->ref("hostile/app:1"), Opts());
+  ASSERT_FALSE(img);
+  EXPECT_THAT(img.error().what(), HasSubstr("path escapes the layer"));
+  EXPECT_THAT(img.error().what(), ::testing::Not(HasSubstr("cancelled")));
+  EXPECT_NE(access(victim.c_str(), F_OK), 0) << "the hostile entry was written outside";
+  EXPECT_FALSE(svc_->resolve(reg_->ref("hostile/app:1")));
+  auto snaps = svc_->snapshots().list();
+  ASSERT_TRUE(snaps);
+  for (const auto& s : *snaps) EXPECT_EQ(s.kind, snapshot::Kind::Committed) << s.key;
+}
+
+}  // namespace
+}  // namespace berth::test
