@@ -84,8 +84,8 @@ done
 work=$(mktemp -d /var/tmp/berth-pull-bench.XXXXXX)
 registry_pid="" dockerd_pid=""
 cleanup() {
-  [[ -n "$dockerd_pid" ]] && kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
-  [[ -n "$registry_pid" ]] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+  stop_dockerd
+  if [[ -n "$registry_pid" ]]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null || true; fi
   umount -R "$work/store" 2>/dev/null || umount -l "$work/store" 2>/dev/null || true
   rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work"; }
 }
@@ -160,18 +160,17 @@ start_dockerd() {  # start_dockerd DATA_DIR
   return 1
 }
 stop_dockerd() {
-  kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  if [[ -n "$dockerd_pid" ]]; then kill "$dockerd_pid" 2>/dev/null; wait "$dockerd_pid" 2>/dev/null || true; fi
   dockerd_pid=""
 }
 
+# Runs in a subshell ($(...)): it must not start anything that outlives it (dockerd is started
+# by the caller).
 pull_once() {  # pull_once ENGINE STORE: prints seconds, or fails with the output in $work/ENGINE.out
   local engine=$1 store=$2 t0
   case $engine in
     berth) cmd=("$BERTH_IMAGE" --root "$store/berth" pull -q "$ref") ;;
-    docker)
-      start_dockerd "$store/docker" || { echo "dockerd did not start" >"$work/docker.out"; return 1; }
-      cmd=(docker -H "unix://$store/docker/sock" pull -q "$ref")
-      ;;
+    docker) cmd=(docker -H "unix://$store/docker/sock" pull -q "$ref") ;;
     podman)
       cmd=(podman --root "$store/podman/root" --runroot "$store/podman/run" --storage-driver overlay
         pull -q --tls-verify=false "$ref")
@@ -192,7 +191,9 @@ for engine in $ENGINES; do
   for _ in $(seq "$RUNS"); do
     store="$work/store"
     fresh_fs "$store"
-    if t=$(pull_once "$engine" "$store"); then
+    if [[ $engine == docker ]] && ! start_dockerd "$store/docker"; then
+      note[docker]="dockerd did not start: $(tail -n 3 "$work/dockerd.log" | tr '\n' ' ')"
+    elif t=$(pull_once "$engine" "$store"); then
       times+=("$t")
     else
       note[$engine]="failed: $(tail -n 3 "$work/$engine.out" | tr '\n' ' ')"
