@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "oci/image.h"
+#include "oci/json_path.h"
 #include "util/json_escape.h"
 
 namespace berth::oci::image {
@@ -27,85 +28,11 @@ using value_t = json::value_t;
 
 constexpr size_t kMaxPlatformFieldBytes = 255;
 
-// `s` as a JSON string literal for a message, cut after 128 bytes on a UTF-8 boundary.
-std::string quote(std::string_view s) {
-  constexpr size_t kMax = 128;
-  if (s.size() <= kMax) return json_quote(s);
-  size_t cut = kMax;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return json_quote(s.substr(0, cut)) + "...";
-}
-
-// ---------------------------------------------------------------------------------------------
-// Field paths: a chain of stack frames, turned into text only when there is an error.
-
-class Path {
- public:
-  Path() = default;
-  Path(const Path& parent, std::string_view field) : parent_(&parent), name_(field) {}
-  Path(const Path& parent, size_t index) : parent_(&parent), is_index_(true), index_(index) {}
-
-  std::string str() const {
-    if (!parent_) return {};
-    std::string out = parent_->str();
-    if (is_index_) {
-      out += '[' + std::to_string(index_) + ']';
-    } else if (is_plain(name_)) {
-      if (!out.empty()) out += '.';
-      out += name_;
-    } else {
-      out += '[' + quote(name_) + ']';
-    }
-    return out;
-  }
-
-  // True for names that read unambiguously after a '.' ("os.version" does not).
-  static bool is_plain(std::string_view k) {
-    if (k.empty()) return false;
-    for (char c : k) {
-      bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '_' || c == '-';
-      if (!plain) return false;
-    }
-    return true;
-  }
-
- private:
-  const Path* parent_ = nullptr;
-  bool is_index_ = false;
-  std::string_view name_;
-  size_t index_ = 0;
-};
-
-Error field_error(const Path& p, std::string_view message) {
-  std::string s = p.str();
-  if (!s.empty()) s += ": ";
-  s += message;
-  return Error::invalid(std::move(s));
-}
-
-std::string describe(const json& j) {
-  switch (j.type()) {
-    case value_t::null: return "null";
-    case value_t::object: return "an object";
-    case value_t::array: return "an array";
-    case value_t::string: return "string " + quote(j.get_ref<const std::string&>());
-    case value_t::boolean: return j.get<bool>() ? "true" : "false";
-    case value_t::number_integer:
-    case value_t::number_unsigned:
-    case value_t::number_float: return j.dump();
-    default: return "an unknown value";
-  }
-}
-
-Error type_error(const Path& p, std::string_view expected, const json& j) {
-  return field_error(p, std::string(expected) + ", got " + describe(j));
-}
-
-Result<void> expect_object(const json& j, const Path& p) {
-  if (!j.is_object()) return type_error(p, "must be an object", j);
-  return ok();
-}
+using Path = detail::JsonPath;
+using detail::describe;
+using detail::expect_object;
+using detail::field_error;
+using detail::type_error;
 
 // The member `name` of object `obj`, or nullptr when it is absent or null.
 json* member(json& obj, std::string_view name) {
@@ -203,7 +130,7 @@ Result<void> read_media_type(json& j, const Path& p, std::string& out) {
   size_t slash = s.find('/');
   if (slash == std::string::npos || !is_restricted_name(std::string_view(s).substr(0, slash)) ||
       !is_restricted_name(std::string_view(s).substr(slash + 1)))
-    return field_error(p, "invalid media type " + quote(s));
+    return field_error(p, "invalid media type " + quote_for_message(s));
   out = std::move(s);
   return ok();
 }
@@ -409,11 +336,11 @@ Result<void> read_kind(json& j, const Path& p, DocumentKind want, std::string& m
     }
     if (kind == DocumentKind::Manifest || kind == DocumentKind::Index)
       return field_error(Path(p, "mediaType"),
-                         quote(mt) + " is " +
+                         quote_for_message(mt) + " is " +
                              (kind == DocumentKind::Manifest ? "a manifest" : "an index") +
                              ", not " + want_name);
     return field_error(Path(p, "mediaType"),
-                       "unsupported media type " + quote(mt) + " for " + want_name);
+                       "unsupported media type " + quote_for_message(mt) + " for " + want_name);
   }
   if (want == DocumentKind::Manifest && has_member(j, "manifests"))
     return field_error(Path(p, "manifests"),
@@ -517,7 +444,8 @@ Result<void> read_rootfs(json& j, const Path& p, ImageConfig& out) {
                            [](json& v, const Path& fp, std::string& type) -> Result<void> {
                              BERTH_TRY(read_string(v, fp, type, kMaxKeyBytes));
                              if (type != "layers")
-                               return field_error(fp, "must be \"layers\", got " + quote(type));
+                               return field_error(
+                                   fp, "must be \"layers\", got " + quote_for_message(type));
                              return ok();
                            }));
   BERTH_TRY(required_field(j, p, "diff_ids", out.diff_ids,
@@ -578,7 +506,8 @@ class Guard {
         Frame& top = frames_.back();
         top.key = parsed.get_ref<const std::string&>();
         if (!top.keys.insert(top.key).second)
-          throw Refused{where(/*with_last_key=*/false) + "duplicate key " + quote(top.key)};
+          throw Refused{where(/*with_last_key=*/false) + "duplicate key " +
+                        quote_for_message(top.key)};
         break;
       }
       case json::parse_event_t::object_end:
@@ -610,7 +539,7 @@ class Guard {
           if (!out.empty()) out += '.';
           out += f.key;
         } else {
-          out += '[' + quote(f.key) + ']';
+          out += '[' + quote_for_message(f.key) + ']';
         }
       } else {
         out += '[' + std::to_string(f.index) + ']';

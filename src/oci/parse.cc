@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "oci/json_path.h"
 #include "oci/spec.h"
 #include "util/json_escape.h"
 
@@ -25,98 +26,11 @@ using value_t = json::value_t;
 constexpr size_t kMaxInputBytes = 16u << 20;
 constexpr int kMaxDepth = 64;
 
-// ---------------------------------------------------------------------------------------------
-// Field paths, rendered only on error.
-
-class Path {
- public:
-  Path() = default;
-  Path(const Path& parent, const char* field)
-      : parent_(&parent), kind_(Kind::Field), name_(field) {}
-  Path(const Path& parent, size_t index) : parent_(&parent), kind_(Kind::Index), index_(index) {}
-  struct Key {
-    std::string_view key;
-  };
-  Path(const Path& parent, Key key) : parent_(&parent), kind_(Kind::Key), name_(key.key) {}
-
-  std::string str() const {
-    std::string out = parent_ ? parent_->str() : std::string();
-    switch (kind_) {
-      case Kind::Root: break;
-      case Kind::Field:
-        if (!out.empty()) out += '.';
-        out += name_;
-        break;
-      case Kind::Index:
-        out += '[';
-        out += std::to_string(index_);
-        out += ']';
-        break;
-      case Kind::Key:
-        if (is_plain_key(name_)) {
-          if (!out.empty()) out += '.';
-          out += name_;
-        } else {
-          out += '[';
-          out += quote_for_message(name_);
-          out += ']';
-        }
-        break;
-    }
-    return out;
-  }
-
- private:
-  enum class Kind : uint8_t { Root, Field, Index, Key };
-
-  static bool is_plain_key(std::string_view k) {
-    if (k.empty()) return false;
-    for (char c : k) {
-      bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '_' || c == '-';
-      if (!plain) return false;
-    }
-    return true;
-  }
-
-  const Path* parent_ = nullptr;
-  Kind kind_ = Kind::Root;
-  std::string_view name_;
-  size_t index_ = 0;
-};
-
-Error field_error(const Path& p, std::string_view message) {
-  std::string s = p.str();
-  if (!s.empty()) s += ": ";
-  s += message;
-  return Error::invalid(std::move(s));
-}
-
-// What a wrong value is, for "must be X, got Y".
-std::string describe(const json& j) {
-  switch (j.type()) {
-    case value_t::null: return "null";
-    case value_t::object: return "an object";
-    case value_t::array: return "an array";
-    case value_t::string: return "string " + quote_for_message(j.get_ref<const std::string&>());
-    case value_t::boolean: return j.get<bool>() ? "true" : "false";
-    case value_t::binary: return "binary";
-    case value_t::discarded: return "nothing";
-    default: return j.dump();  // numbers
-  }
-}
-
-Error type_error(const Path& p, std::string_view expected, const json& j) {
-  std::string m(expected);
-  m += ", got ";
-  m += describe(j);
-  return field_error(p, m);
-}
-
-Result<void> expect_object(const json& j, const Path& p) {
-  if (!j.is_object()) return type_error(p, "must be an object", j);
-  return ok();
-}
+using Path = detail::JsonPath;
+using detail::describe;
+using detail::expect_object;
+using detail::field_error;
+using detail::type_error;
 
 // ---------------------------------------------------------------------------------------------
 // Scalars.
