@@ -27,6 +27,8 @@ PACKAGES=(
   busybox-static runc crun podman conmon docker.io containerd
   # a real registry and image tools for fixtures and interop tests; htpasswd for Basic auth
   docker-registry skopeo umoci apache2-utils pigz
+  # docker-py for the API compatibility tests; tini as the --init process
+  python3-docker tini
   # tools the scripts use
   jq time util-linux iproute2 procps tmux linux-perf e2fsprogs bc curl
 )
