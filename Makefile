@@ -8,6 +8,7 @@
 #                       from a local registry with berth-image and run it (root)
 #   make bench          bench/runtime.sh: berth-runtime vs runc vs crun vs the kernel floor (root)
 #   make bench-pull     bench/pull.sh: cold image pull, berth vs docker vs podman (root)
+#   make bench-engine   bench/engine.sh: run --rm through berthd vs dockerd vs podman (root)
 #   make install        binaries to $(PREFIX)/bin
 #   make format         clang-format -i on src cmd tests
 #   make clean          remove build dirs
@@ -30,7 +31,7 @@ CMAKE_ARGS ?=
 
 export FUZZ_BUILD_DIR FUZZ_SECONDS
 
-.PHONY: all build deps configure test unit-test fuzz-replay fuzz demo install bench bench-pull clean format
+.PHONY: all build deps configure test unit-test fuzz-replay fuzz demo install bench bench-pull bench-engine clean format
 
 all: build
 
@@ -73,6 +74,9 @@ bench: build
 
 bench-pull: build
 	bench/pull.sh
+
+bench-engine: build
+	bench/engine.sh
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
