@@ -20,19 +20,19 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "util/fd.h"
 #include "util/result.h"
 
 namespace berth::api {
 
-inline constexpr std::string_view kApiVersion = "1.47";     // docker 27's; docker 28 CLI negotiates down
+inline constexpr std::string_view kApiVersion =
+    "1.47";  // docker 27's; docker 28 CLI negotiates down
 inline constexpr std::string_view kMinApiVersion = "1.24";
 
 struct Request {
@@ -82,6 +82,11 @@ class Exchange {
   // Streaming-body routes only (image load, archive put, image create from a tar): the next
   // bytes of the body, 0 at its end (chunked or Content-Length bodies alike).
   virtual Result<size_t> read_body(char* buf, size_t len) = 0;
+  // Adds a header to the answer still to come (e.g. /_ping's Cache-Control).
+  virtual void add_header(std::string name, std::string value) {
+    (void)name;
+    (void)value;
+  }
 
   virtual void json(int status, const nlohmann::json& body) = 0;
   // {"message": message}
@@ -131,11 +136,11 @@ class Router {
 int error_status(const Error& e);
 
 struct ServerOptions {
-  std::vector<std::string> hosts;  // "unix:///run/berth/berth.sock", "tcp://0.0.0.0:2376"
-  std::string socket_group;        // group owning the unix sockets (mode 0660); "" = root
+  std::vector<std::string> hosts;         // "unix:///run/berth/berth.sock", "tcp://0.0.0.0:2376"
+  std::string socket_group;               // group owning the unix sockets (mode 0660); "" = root
   std::string tls_cert, tls_key, tls_ca;  // required for tcp:// (client certs verified)
-  size_t max_body = 32 << 20;       // bigger request bodies get 413
-  std::string server_version;       // what /version reports as Version
+  size_t max_body = 32 << 20;             // bigger request bodies get 413
+  std::string server_version;             // what /version reports as Version
 };
 
 class Server {
