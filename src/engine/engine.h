@@ -26,6 +26,7 @@ namespace berth::engine {
 
 class EventBus;
 class ContainerService;
+class Store;
 
 struct Config {
   std::string data_root = "/var/lib/berth";
@@ -61,6 +62,7 @@ class Engine {
   Config config_;
   std::unique_ptr<image::ImageService> images_;
   std::unique_ptr<EventBus> events_;
+  std::unique_ptr<Store> store_;  // before containers_: they use it until destroyed
   std::unique_ptr<ContainerService> containers_;
 };
 

@@ -1,0 +1,241 @@
+// The container service's insides, shared by its .cc files (one per step of the flow):
+//   containers.cc          lookup, names, the public methods' entry points, persistence
+//   container_create.cc    POST /containers/create: validation, bundle, etc files
+//   container_spec.cc      HostConfig -> OCI runtime spec
+//   container_lifecycle.cc start, stop, kill, wait, remove, the monitor and restart policies
+//   container_inspect.cc   inspect and list JSON
+//   container_logs.cc      json-file logs, attach
+//   container_exec.cc      exec instances
+//   container_ops.cc       pause, top, stats, rename, prune, resize, disk usage
+//   recovery.cc            reconnecting to shims at start-up
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/containers.h"
+#include "engine/engine.h"
+#include "engine/events.h"
+#include "engine/store.h"
+#include "image/images.h"
+#include "shim/client.h"
+#include "util/fd.h"
+
+namespace berth::engine {
+
+using json = nlohmann::json;
+
+inline constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
+
+// docker's State, plus what the engine needs to carry across restarts. Persisted as the
+// "state" column.
+struct RunState {
+  std::string status = "created";  // created running paused restarting removing exited dead
+  pid_t pid = 0;
+  int exit_code = 0;
+  std::string error;
+  bool oom_killed = false;
+  std::string started_at = kZeroTime, finished_at = kZeroTime;
+  int restart_count = 0;
+  bool manually_stopped = false;
+  bool has_been_started = false;
+  bool shim_active = false;  // a shim was launched and not yet shut down
+};
+
+// What the container was made from, fixed at create (persisted in the "state" column too).
+struct Origin {
+  std::string image;     // as the client named it (Config.Image)
+  std::string image_id;  // "sha256:<hex>"
+  std::string path;      // the command, as inspect shows it
+  std::vector<std::string> args;
+  std::string runtime;  // runtime name (the Config::runtimes key)
+  std::string snapshot_key;
+  std::string driver_lower, driver_upper, driver_work;  // GraphDriver.Data
+  json networking_config = json::object();
+  json mounts = json::array();  // inspect's Mounts
+};
+
+struct HeldAttach {
+  shim::AttachOptions opts;
+  UniqueFd fd;
+};
+
+struct ContainerService::Ctr {
+  // Fixed at create.
+  std::string id;
+  int64_t created_ns = 0;
+  json config;  // docker's Config, merged with the image's
+  Origin origin;
+  std::string dir;  // <data_root>/containers/<id>
+
+  // Under mu.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::string name;  // without '/'
+  json host_config;
+  RunState st;
+  uint64_t exit_seq = 0;  // +1 at every exit
+  bool removed = false;
+  bool removing = false;         // remove in progress: no restart, no auto-remove
+  bool cancel_restart = false;   // a stop/remove during a restart back-off
+  std::vector<HeldAttach> held;  // attach streams waiting for start
+  std::vector<std::string> exec_ids;
+  std::vector<int> exit_watchers;  // eventfds poked at every exit (logs -f)
+  int monitor_fd = -1;             // the monitor's wait connection (shutdown() unblocks it)
+  int restart_backoff_ms = 0;      // the restart policy's current back-off
+
+  // Serialises start, stop's signalling, kill, pause, remove and the exit handling.
+  std::mutex op;
+
+  bool tty() const { return config.value("Tty", false); }
+  bool running_like() const {
+    return st.status == "running" || st.status == "paused" || st.status == "restarting";
+  }
+};
+
+struct ContainerService::Exec {
+  std::string id;
+  std::string container_id;
+  json process_config;  // {tty, entrypoint, arguments, privileged, user}
+  std::vector<std::string> cmd, env;
+  std::string user, working_dir;
+  bool tty = false, privileged = false;
+  bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
+  std::string detach_keys;
+  std::optional<std::pair<unsigned, unsigned>> console_size;
+  // Under the service's exec_mu.
+  bool running = false, started = false;
+  std::optional<int> exit_code;
+  pid_t pid = 0;
+};
+
+struct ContainerService::Impl {
+  const Config& config;
+  image::ImageService& images;
+  EventBus& events;
+  Store& store;
+
+  std::mutex mu;  // the maps below
+  std::map<std::string, std::shared_ptr<Ctr>> by_id;
+  std::map<std::string, std::string> names;  // name -> id, also names reserved by creates
+  std::mutex exec_mu;
+  std::map<std::string, std::shared_ptr<Exec>> execs;
+
+  // Background threads (monitors, exec waiters) are detached and counted here.
+  std::mutex threads_mu;
+  std::condition_variable threads_cv;
+  int threads = 0;
+  std::atomic<bool> stopping{false};
+
+  Impl(const Config& c, image::ImageService& i, EventBus& e, Store& s)
+      : config(c), images(i), events(e), store(s) {}
+
+  // --- containers.cc
+  Result<std::shared_ptr<Ctr>> find(const std::string& ref);
+  Result<void> reserve_name(const std::string& name, const std::string& id);
+  void release_name(const std::string& name, const std::string& id);
+  std::string generate_name();
+  Result<void> save_state(Ctr& c);  // c.mu held
+  std::string shim_dir(const std::string& id) const;
+  std::string runtime_root() const;
+  Result<std::string> runtime_binary(const std::string& name) const;
+  void event(const Ctr& c, const std::string& action,
+             std::map<std::string, std::string> extra = {});  // c.mu held
+  template <class F>
+  void spawn(F&& f);
+
+  // --- container_create.cc
+  Result<CreateResult> create(const std::string& name, const json& body);
+  Result<std::shared_ptr<Ctr>> load(const ContainerRow& row);
+
+  // --- container_lifecycle.cc
+  Result<bool> start(const std::shared_ptr<Ctr>& c);
+  Result<void> start_locked(const std::shared_ptr<Ctr>& c);  // c->op held
+  Result<bool> stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout,
+                    const std::string& signal);
+  Result<void> kill(const std::shared_ptr<Ctr>& c, int signal, bool all);
+  Result<WaitResult> wait(const std::shared_ptr<Ctr>& c, WaitCondition cond,
+                          const std::function<bool()>& cancelled);
+  Result<void> remove(const std::shared_ptr<Ctr>& c, bool force);
+  Result<void> remove_locked(const std::shared_ptr<Ctr>& c);  // c->op held, not running
+  void monitor(const std::shared_ptr<Ctr>& c);
+  void handle_exit(const std::shared_ptr<Ctr>& c, const shim::ExitInfo& exit);
+  void release_shim(Ctr& c);  // c->op held: shut the shim down, remove its state dir
+  void cleanup_orphan(Ctr& c);
+  void start_monitor(const std::shared_ptr<Ctr>& c);
+
+  // --- container_logs.cc
+  Result<void> logs(const std::shared_ptr<Ctr>& c, const LogOptions& opts, const Sink& sink,
+                    int client_fd);
+  Result<void> attach(const std::shared_ptr<Ctr>& c, const AttachRequest& req, UniqueFd fd);
+
+  // --- container_inspect.cc
+  json inspect(Ctr& c, bool size);  // c.mu held
+  json summary(Ctr& c, bool size);  // c.mu held: one /containers/json entry
+  Result<json> list(const ListOptions& opts);
+
+  // --- container_exec.cc
+  Result<std::string> exec_create(const std::shared_ptr<Ctr>& c, const json& body);
+  Result<void> exec_start(const std::string& exec_id, bool detach, UniqueFd fd);
+  Result<std::shared_ptr<Exec>> find_exec(const std::string& exec_id);
+  json exec_json(const Exec& e);
+  void drop_execs(Ctr& c);
+
+  // --- recovery.cc
+  Result<void> recover();
+};
+
+// Signal names ("KILL", "SIGKILL", "9") -> number; InvalidArgument "Invalid signal: X".
+Result<int> parse_signal(std::string_view s);
+// "2024-01-02T03:04:05.123456789Z" for a time in nanoseconds.
+std::string rfc3339_nano(int64_t ns);
+int64_t now_ns();
+int64_t parse_rfc3339(std::string_view s);  // 0 if unparsable
+// Docker's HostConfig as inspect shows it: the request's fields over docker's defaults.
+json host_config_defaults();
+// State / Origin <-> JSON (the "state" column).
+json state_to_json(const RunState& st, const Origin& o);
+void state_from_json(const json& j, RunState& st, Origin& o);
+// The spec changes a HostConfig asks for (container_spec.cc).
+struct SpecContext {
+  std::string id;
+  std::string dir;  // containers/<id>
+  std::string data_root;
+  bool tty = false;
+};
+Result<void> apply_host_config(const json& hc, const json& config, const SpecContext& ctx,
+                               oci::Spec& spec, json& mounts_out);
+// Checks a HostConfig before anything is created (restart policy, resources, runtime, ...).
+Result<void> validate_host_config(const json& hc, const Config& engine_config);
+// Runs `runtime --root <root> args...` to completion (pause, resume, ps, delete).
+Result<void> run_runtime(const std::string& runtime, const std::string& root,
+                         const std::vector<std::string>& args);
+// Finds the init binary for --init (docker-init, tini-static, tini).
+Result<std::string> find_init_binary();
+
+template <class F>
+void ContainerService::Impl::spawn(F&& f) {
+  {
+    std::lock_guard lk(threads_mu);
+    threads++;
+  }
+  std::thread([this, f = std::forward<F>(f)]() mutable {
+    f();
+    std::lock_guard lk(threads_mu);
+    threads--;
+    threads_cv.notify_all();
+  }).detach();
+}
+
+}  // namespace berth::engine
