@@ -63,26 +63,26 @@ namespace berth::shim {
 
 // How berthd starts a shim (the berth-shim command line is built from this).
 struct LaunchOptions {
-  std::string shim_binary;   // path of berth-shim
-  std::string id;            // container ID (64 hex)
-  std::string bundle;        // OCI bundle dir (config.json, rootfs)
-  std::string state_dir;     // see above; created by the shim if missing
-  std::string runtime;       // OCI runtime binary (berth-runtime, runc, crun)
-  std::string runtime_root;  // the runtime's --root
+  std::string shim_binary;                // path of berth-shim
+  std::string id;                         // container ID (64 hex)
+  std::string bundle;                     // OCI bundle dir (config.json, rootfs)
+  std::string state_dir;                  // see above; created by the shim if missing
+  std::string runtime;                    // OCI runtime binary (berth-runtime, runc, crun)
+  std::string runtime_root;               // the runtime's --root
   std::vector<std::string> runtime_args;  // extra global runtime args
-  bool tty = false;          // process.terminal: the shim gets the pty master through
-                             // --console-socket
-  bool stdin = false;        // keep a stdin pipe/pty input open (docker's OpenStdin)
-  std::string log_path;      // json-file log; empty = no log
-  uint64_t log_max_size = 0; // bytes; 0 = unlimited
-  int log_max_files = 1;     // rotated files kept, including the current one
+  bool tty = false;                       // process.terminal: the shim gets the pty master through
+                                          // --console-socket
+  bool stdin = false;                     // keep a stdin pipe/pty input open (docker's OpenStdin)
+  std::string log_path;                   // json-file log; empty = no log
+  uint64_t log_max_size = 0;              // bytes; 0 = unlimited
+  int log_max_files = 1;                  // rotated files kept, including the current one
 };
 
 struct ExitInfo {
-  int status = 0;             // shell-style: exit code, or 128+signal
-  int signal = 0;             // the killing signal, 0 for a normal exit
-  std::string exited_at;      // RFC 3339 nano
-  std::string reason;         // empty for a normal exit
+  int status = 0;         // shell-style: exit code, or 128+signal
+  int signal = 0;         // the killing signal, 0 for a normal exit
+  std::string exited_at;  // RFC 3339 nano
+  std::string reason;     // empty for a normal exit
 };
 
 struct State {
