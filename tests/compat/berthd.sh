@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The real docker CLI against berthd: a private berthd (data root, exec root and socket in a temp
+# dir), then the image scenario (version, load, images, inspect, tag, save, rmi, events) and the
+# everyday container commands (run --rm, run -d, ps, logs, exec, stop, rm). See README.md.
+#
+# Environment (besides lib.sh's): BERTHD (default <repo>/build/bin/berthd), DOCKER_CLI.
+set -uo pipefail
+ENGINE=berthd
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+BERTHD=${BERTHD:-$REPO_ROOT/build/bin/berthd}
+ALL_CHECKS=(
+  "daemon: starts" "daemon: a second berthd on the socket is refused" "version: API 1.47"
+  "image: docker load" "image: docker images" "image: docker image inspect" "image: docker tag"
+  "image: docker history" "image: docker save" "image: docker events saw the tag"
+  "image: docker rmi untags" "image: unknown endpoint is 501"
+  "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
+  "stop + rm" "daemon: SIGTERM leaves containers running"
+)
+
+if ! why=$(need_runtime); then skip_all "$why" "${ALL_CHECKS[@]}"; finish; exit; fi
+if [[ ! -x "$BERTHD" ]]; then
+  skip_all "berthd $BERTHD is not built (set BERTHD)" "${ALL_CHECKS[@]}"
+  finish
+  exit
+fi
+DOCKER_CLI=${DOCKER_CLI:-$(command -v /usr/local/bin/docker || command -v docker || true)}
+if [[ -z "$DOCKER_CLI" ]]; then
+  skip_all "no docker client found" "${ALL_CHECKS[@]}"
+  finish
+  exit
+fi
+
+make_workdir berthd
+BERTHD_PID=""
+mkdir -p "$WORK/data" "$WORK/exec" "$WORK/cli"
+export DOCKER_HOST=unix://$WORK/exec/berth.sock DOCKER_CONFIG=$WORK/cli
+unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+
+start_berthd() {
+  "$BERTHD" --data-root "$WORK/data" --exec-root "$WORK/exec" --pidfile "$WORK/berthd.pid" \
+    >>"$WORK/berthd.log" 2>&1 &
+  BERTHD_PID=$!
+  wait_for 20 "$DOCKER_CLI" version
+}
+
+stop_berthd() {
+  [[ -n "$BERTHD_PID" ]] || return 0
+  kill -TERM "$BERTHD_PID" 2>/dev/null
+  wait_for 20 bash -c "! kill -0 $BERTHD_PID" || kill -KILL "$BERTHD_PID" 2>/dev/null
+  wait "$BERTHD_PID" 2>/dev/null
+  BERTHD_PID=""
+}
+
+cleanup() {
+  if [[ -n "$BERTHD_PID" ]] && kill -0 "$BERTHD_PID" 2>/dev/null; then
+    timeout -k 5 60 "$DOCKER_CLI" ps -aq 2>/dev/null | xargs -r timeout -k 5 60 "$DOCKER_CLI" rm -f >/dev/null 2>&1
+  fi
+  stop_berthd
+  kill_strays
+  if [[ "${COMPAT_KEEP:-0}" != 1 && $FAILED -gt 0 && -f "$WORK/berthd.log" ]]; then
+    echo "# berthd: last lines of berthd.log:"
+    tail -n 10 "$WORK/berthd.log" | sed 's/^/#   /'
+  fi
+  cleanup_workdir
+}
+trap cleanup EXIT
+
+cli() { run_cmd "$DOCKER_CLI" "$@"; }
+
+if ! start_berthd; then
+  OUT=$(tail -n 20 "$WORK/berthd.log")
+  not_ok "daemon: starts" "docker version did not answer within 20 s"
+  skip_all "berthd did not start" "${ALL_CHECKS[@]:1}"
+  finish
+  exit
+fi
+ok "daemon: starts"
+
+run_cmd "$BERTHD" --data-root "$WORK/data2" --exec-root "$WORK/exec" --pidfile "$WORK/other.pid"
+if [[ $RC -ne 0 && "$OUT" == *"another berthd is listening on $WORK/exec/berth.sock"* ]]; then
+  ok "daemon: a second berthd on the socket is refused"
+else not_ok "daemon: a second berthd on the socket is refused" "exit $RC"; fi
+
+cli version --format '{{.Server.APIVersion}}'
+if [[ $RC -eq 0 && "$OUT" == "1.47" ]]; then ok "version: API 1.47"
+else not_ok "version: API 1.47" "exit $RC"; fi
+
+# --- images ------------------------------------------------------------------------------------
+img=$IMAGE_REF
+T0=$(date +%s)
+if ! build_image_archive "$WORK"; then
+  OUT=""
+  not_ok "image: docker load" "could not build the image archive"
+else
+  cli load -i "$WORK/image.tar"
+  if [[ $RC -eq 0 && "$OUT" == *"Loaded image: $img"* ]]; then ok "image: docker load"
+  else not_ok "image: docker load" "exit $RC"; fi
+fi
+
+cli images --format '{{.Repository}}:{{.Tag}}'
+if [[ $RC -eq 0 ]] && grep -qx "$img" <<<"$OUT"; then ok "image: docker images"
+else not_ok "image: docker images" "exit $RC, $img not listed"; fi
+
+cli image inspect --format '{{.Os}} {{index .Config.Cmd 0}} {{len .RootFS.Layers}}' "$img"
+if [[ $RC -eq 0 && "$OUT" == "linux /bin/sh 1" ]]; then ok "image: docker image inspect"
+else not_ok "image: docker image inspect" "exit $RC, want 'linux /bin/sh 1'"; fi
+
+cli tag "$img" berth-compat/copy:2
+if [[ $RC -eq 0 ]] && "$DOCKER_CLI" images --format '{{.Repository}}:{{.Tag}}' | grep -qx 'berth-compat/copy:2'; then
+  ok "image: docker tag"
+else not_ok "image: docker tag" "exit $RC"; fi
+
+cli history --no-trunc --format '{{.CreatedBy}}' "$img"
+if [[ $RC -eq 0 && "$OUT" == *"busybox-static rootfs"* ]]; then ok "image: docker history"
+else not_ok "image: docker history" "exit $RC"; fi
+
+cli save -o "$WORK/saved.tar" "$img" berth-compat/copy:2
+if [[ $RC -eq 0 ]] && tar -tf "$WORK/saved.tar" | grep -qx 'manifest.json'; then ok "image: docker save"
+else not_ok "image: docker save" "exit $RC"; fi
+
+cli events --since "$T0" --until "$(($(date +%s) + 1))" --filter type=image --format '{{.Action}} {{.Actor.Attributes.name}}'
+if [[ $RC -eq 0 && "$OUT" == *"tag berth-compat/copy:2"* ]]; then ok "image: docker events saw the tag"
+else not_ok "image: docker events saw the tag" "exit $RC"; fi
+
+cli rmi berth-compat/copy:2
+if [[ $RC -eq 0 && "$OUT" == *"Untagged: berth-compat/copy:2"* ]] && "$DOCKER_CLI" image inspect "$img" >/dev/null 2>&1; then
+  ok "image: docker rmi untags"
+else not_ok "image: docker rmi untags" "exit $RC"; fi
+
+cli network ls
+if [[ $RC -ne 0 && "$OUT" == *"berth does not implement GET /networks yet"* ]]; then ok "image: unknown endpoint is 501"
+else not_ok "image: unknown endpoint is 501" "exit $RC"; fi
+
+# --- containers ----------------------------------------------------------------------------------
+cli run --rm "$img" echo hello-from-berthd
+if [[ $RC -eq 0 ]] && grep -qx 'hello-from-berthd' <<<"$OUT"; then ok "run --rm: output"
+else not_ok "run --rm: output" "exit $RC"; fi
+
+cli run --rm "$img" sh -c 'exit 7'
+if [[ $RC -eq 7 ]]; then ok "run --rm: exit code"
+else not_ok "run --rm: exit code" "exit $RC, want 7"; fi
+
+cli run -d --name berthd-compat-d "$img" sh -c 'echo out; echo err >&2; sleep 300'
+id=$OUT
+if [[ $RC -eq 0 ]] && wait_for 10 bash -c "'$DOCKER_CLI' logs berthd-compat-d 2>&1 | grep -qx err"; then
+  ok "run -d + logs"
+else not_ok "run -d + logs" "exit $RC"; fi
+
+cli exec berthd-compat-d sh -c 'echo in-$((1+1))'
+if [[ $RC -eq 0 && "$OUT" == "in-2" ]]; then ok "exec: output"
+else not_ok "exec: output" "exit $RC"; fi
+
+cli ps --format '{{.Names}} {{.Status}}'
+if [[ $RC -eq 0 && "$OUT" == *"berthd-compat-d Up"* ]]; then ok "ps: lists the container"
+else not_ok "ps: lists the container" "exit $RC"; fi
+
+cli run -d --name berthd-compat-keep "$img" sleep 300
+keep_pid=$("$DOCKER_CLI" inspect --format '{{.State.Pid}}' berthd-compat-keep 2>/dev/null)
+cli stop -t 1 berthd-compat-d
+rc_stop=$RC
+cli rm berthd-compat-d
+if [[ $rc_stop -eq 0 && $RC -eq 0 ]] && ! "$DOCKER_CLI" inspect berthd-compat-d >/dev/null 2>&1; then
+  ok "stop + rm"
+else not_ok "stop + rm" "stop exit $rc_stop, rm exit $RC"; fi
+
+# berthd stops; the container it started keeps running under its shim.
+stop_berthd
+if [[ -n "$keep_pid" && "$keep_pid" != 0 ]] && kill -0 "$keep_pid" 2>/dev/null; then
+  ok "daemon: SIGTERM leaves containers running"
+else OUT=""; not_ok "daemon: SIGTERM leaves containers running" "pid '$keep_pid' is gone"; fi
+# Back up to remove it (restart recovery is the engine's part).
+start_berthd && "$DOCKER_CLI" rm -f berthd-compat-keep >/dev/null 2>&1
+[[ -n "$keep_pid" && "$keep_pid" != 0 ]] && kill -KILL "$keep_pid" 2>/dev/null
+
+finish
