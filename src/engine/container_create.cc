@@ -170,6 +170,14 @@ bool valid_name(std::string_view n) {
   return true;
 }
 
+// "busybox" -> "busybox:latest" as docker names a missing image; IDs and digests as given.
+std::string familiar_with_tag(const std::string& ref) {
+  if (ref.find('@') != std::string::npos || ref.starts_with("sha256:")) return ref;
+  size_t slash = ref.rfind('/');
+  if (ref.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos) return ref;
+  return ref + ":latest";
+}
+
 std::string random_id() {
   for (;;) {
     unsigned char b[32];
@@ -454,7 +462,10 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
   std::string image_ref = body.value("Image", "");
   if (image_ref.empty()) return Error::invalid("invalid reference format");
   BERTH_TRY(validate_host_config(hc_req, config));
-  image::Image img = BERTH_TRY(images.resolve(image_ref));
+  auto resolved = images.resolve(image_ref);
+  if (!resolved && resolved.error().kind() == ErrorKind::NotFound)
+    return Error::not_found("No such image: " + familiar_with_tag(image_ref));
+  image::Image img = BERTH_TRY(std::move(resolved));
 
   std::string id = random_id();
   if (name.empty()) name = generate_name();
