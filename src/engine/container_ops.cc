@@ -264,7 +264,8 @@ Result<nlohmann::json> ContainerService::top(const std::string& ref, const std::
   }
   std::set<pid_t> pids = cgroup_pids(init);
   std::vector<std::string> argv = {"ps"};
-  for (std::string_view a : split_fields(ps_args.empty() ? "-ef" : ps_args)) argv.emplace_back(a);
+  const std::string args = ps_args.empty() ? "-ef" : ps_args;
+  for (std::string_view a : split_fields(args)) argv.emplace_back(a);
   std::string out = BERTH_TRY(capture(argv));
   auto lines = split(out, '\n', true);
   if (lines.empty()) return Error::internal("Error running ps: no output");

@@ -258,14 +258,14 @@ Result<void> apply_tmpfs(const json& hc, oci::Spec& spec, std::set<std::string>&
       return Error::invalid("invalid tmpfs mount path: '" + dst + "' mount path must be absolute");
     if (!dests.insert(dst).second) return Error::invalid("Duplicate mount point: " + dst);
     std::vector<std::string> options = {"noexec", "nosuid", "nodev"};
-    if (opts.is_string())
-      for (std::string_view o : split(opts.get<std::string>(), ',', true)) {
-        std::string opt(o);
-        if (opt == "exec" || opt == "suid" || opt == "dev")
-          std::erase(options, "no" + opt);
-        else
-          options.push_back(opt);
-      }
+    const std::string text = opts.is_string() ? opts.get<std::string>() : std::string();
+    for (std::string_view o : split(text, ',', true)) {
+      std::string opt(o);
+      if (opt == "exec" || opt == "suid" || opt == "dev")
+        std::erase(options, "no" + opt);
+      else
+        options.push_back(opt);
+    }
     remove_mount_at(spec, dst);
     spec.mounts.push_back(
         oci::Mount{.destination = dst, .type = "tmpfs", .source = "tmpfs", .options = options});

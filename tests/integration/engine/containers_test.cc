@@ -27,9 +27,9 @@ TEST_F(EngineTest, RunRmEchoHi) {
   EXPECT_TRUE(*started);
   Output o = demux(out.get());
   waiter.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   EXPECT_EQ(o.out, "hi\n");
   EXPECT_EQ(o.err, "");
   ASSERT_TRUE(*waited) << waited->error().what();
@@ -200,11 +200,12 @@ TEST_F(EngineTest, StopKillRemove) {
   EXPECT_FALSE(*again_stop);  // 304
   auto k = containers().kill(id, "");
   ASSERT_FALSE(k);
-  EXPECT_EQ(k.error().what(), "Cannot kill container: " + id + ": container " + id +
-                                  " is not running");
+  EXPECT_EQ(k.error().what(),
+            "Cannot kill container: " + id + ": container " + id + " is not running");
 
   // kill with a signal the shell traps.
-  std::string trap = create({{"Cmd", {"sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.1; done"}}});
+  std::string trap =
+      create({{"Cmd", {"sh", "-c", "trap 'exit 42' USR1; while :; do sleep 0.1; done"}}});
   ASSERT_TRUE(containers().start(trap));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the trap be set
   auto bad_sig = containers().kill(trap, "NOPE");
@@ -224,9 +225,9 @@ TEST_F(EngineTest, StopKillRemove) {
 }
 
 TEST_F(EngineTest, RestartPolicyOnFailure) {
-  std::string id = create({{"Cmd", {"sh", "-c", "exit 1"}},
-                           {"HostConfig",
-                            {{"RestartPolicy", {{"Name", "on-failure"}, {"MaximumRetryCount", 2}}}}}});
+  std::string id = create(
+      {{"Cmd", {"sh", "-c", "exit 1"}},
+       {"HostConfig", {{"RestartPolicy", {{"Name", "on-failure"}, {"MaximumRetryCount", 2}}}}}});
   ASSERT_TRUE(containers().start(id));
   // Three runs (the first and two restarts), then it stays exited.
   for (int i = 0; i < 100; i++) {
@@ -243,8 +244,8 @@ TEST_F(EngineTest, RestartPolicyOnFailure) {
 }
 
 TEST_F(EngineTest, RestartAlwaysStopsOnStop) {
-  std::string id = create(
-      {{"Cmd", {"sh", "-c", "sleep 0.2"}}, {"HostConfig", {{"RestartPolicy", {{"Name", "always"}}}}}});
+  std::string id = create({{"Cmd", {"sh", "-c", "sleep 0.2"}},
+                           {"HostConfig", {{"RestartPolicy", {{"Name", "always"}}}}}});
   ASSERT_TRUE(containers().start(id));
   for (int i = 0; i < 100; i++) {
     auto info = containers().inspect(id);
@@ -266,11 +267,10 @@ TEST_F(EngineTest, ExecRunsInTheContainer) {
   ASSERT_FALSE(notrunning);
   EXPECT_EQ(notrunning.error().what(), "container " + id + " is not running");
   ASSERT_TRUE(containers().start(id));
-  auto ex = containers().exec_create(
-      id, {{"Cmd", {"sh", "-c", "echo $FOO $BAR; hostname; exit 5"}},
-           {"Env", {"BAR=baz"}},
-           {"AttachStdout", true},
-           {"AttachStderr", true}});
+  auto ex = containers().exec_create(id, {{"Cmd", {"sh", "-c", "echo $FOO $BAR; hostname; exit 5"}},
+                                          {"Env", {"BAR=baz"}},
+                                          {"AttachStdout", true},
+                                          {"AttachStderr", true}});
   ASSERT_TRUE(ex) << ex.error().what();
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -301,24 +301,25 @@ TEST_F(EngineTest, HostConfigReachesTheContainer) {
   std::string vol = root_ + "/vol";
   ASSERT_EQ(mkdir(vol.c_str(), 0755), 0);
   ASSERT_TRUE(write_file_atomic(vol + "/f", "from host\n"));
-  std::string id = create(
-      {{"Cmd",
-        {"sh", "-c",
-         "cat /data/f; touch /data/x 2>/dev/null || echo ro; cat /etc/hostname; "
-         "grep -c CapEff /proc/self/status; ulimit -n; id -u; pwd; "
-         "touch /rootfs-file 2>/dev/null || echo rofs; echo t > /tmp/t && echo tmpfs"}},
-       {"User", "65534"},
-       {"WorkingDir", "/tmp"},
-       {"Hostname", "box"},
-       {"HostConfig",
-        {{"Binds", {vol + ":/data:ro"}},
-         {"ReadonlyRootfs", true},
-         {"Tmpfs", {{"/tmp", "rw,size=1m,mode=1777"}}},
-         {"Ulimits", {{{"Name", "nofile"}, {"Soft", 123}, {"Hard", 456}}}},
-         {"Memory", 64 << 20},
-         {"PidsLimit", 50}}}});
+  std::string id =
+      create({{"Cmd",
+               {"sh", "-c",
+                "cat /data/f; touch /data/x 2>/dev/null || echo ro; cat /etc/hostname; "
+                "grep -c CapEff /proc/self/status; ulimit -n; id -u; pwd; "
+                "touch /rootfs-file 2>/dev/null || echo rofs; echo t > /tmp/t && echo tmpfs"}},
+              {"User", "65534"},
+              {"WorkingDir", "/tmp"},
+              {"Hostname", "box"},
+              {"HostConfig",
+               {{"Binds", {vol + ":/data:ro"}},
+                {"ReadonlyRootfs", true},
+                {"Tmpfs", {{"/tmp", "rw,size=1m,mode=1777"}}},
+                {"Ulimits", {{{"Name", "nofile"}, {"Soft", 123}, {"Hard", 456}}}},
+                {"Memory", 64 << 20},
+                {"PidsLimit", 50}}}});
   UniqueFd out = attach(id);
-  ASSERT_TRUE(containers().start(id));
+  auto started = containers().start(id);
+  ASSERT_TRUE(started) << started.error().what();
   Output o = demux(out.get());
   EXPECT_EQ(o.out, "from host\nro\nbox\n1\n123\n65534\n/tmp\nrofs\ntmpfs\n") << o.err;
   auto info = containers().inspect(id);

@@ -97,7 +97,8 @@ void EngineTest::TearDown() {
   expect_no_leaks();
   // Whatever a failed test left: kill shims, unmount, then remove the tree.
   for (pid_t pid : shims_for(root_)) kill(pid, SIGKILL);
-  sh("grep -o ' " + root_ + "[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null");
+  sh("grep -o ' " + root_ +
+     "[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null");
   (void)sys::remove_tree(root_);
 }
 
@@ -147,7 +148,8 @@ Output EngineTest::demux(int fd) {
   Output o;
   size_t i = 0;
   while (i + 8 <= raw.size()) {
-    uint32_t len = (static_cast<uint8_t>(raw[i + 4]) << 24) | (static_cast<uint8_t>(raw[i + 5]) << 16) |
+    uint32_t len = (static_cast<uint8_t>(raw[i + 4]) << 24) |
+                   (static_cast<uint8_t>(raw[i + 5]) << 16) |
                    (static_cast<uint8_t>(raw[i + 6]) << 8) | static_cast<uint8_t>(raw[i + 7]);
     std::string payload = raw.substr(i + 8, len);
     (raw[i] == 2 ? o.err : o.out) += payload;

@@ -58,13 +58,13 @@ class EngineTest : public ::testing::Test {
 };
 
 // Skips when not root or the binaries are missing.
-#define BERTH_SKIP_UNLESS_ENGINE()                                               \
-  do {                                                                           \
-    if (geteuid() != 0) GTEST_SKIP() << "needs root";                            \
-    if (access(BERTH_BIN_DIR "/berth-shim", X_OK) != 0)                          \
+#define BERTH_SKIP_UNLESS_ENGINE()                                              \
+  do {                                                                          \
+    if (geteuid() != 0) GTEST_SKIP() << "needs root";                           \
+    if (access(BERTH_BIN_DIR "/berth-shim", X_OK) != 0)                         \
       GTEST_SKIP() << "berth-shim not built (" BERTH_BIN_DIR "/berth-shim)";    \
-    if (access(BERTH_BIN_DIR "/berth-runtime", X_OK) != 0)                       \
-      GTEST_SKIP() << "berth-runtime not built";                                 \
+    if (access(BERTH_BIN_DIR "/berth-runtime", X_OK) != 0)                      \
+      GTEST_SKIP() << "berth-runtime not built";                                \
     if (archive_dir_.empty()) GTEST_SKIP() << "could not build the test image"; \
   } while (0)
 
