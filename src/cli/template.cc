@@ -8,7 +8,7 @@
 
 namespace berth::cli {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 
@@ -663,7 +663,7 @@ class Evaluator {
     if (name == "json") {
       BERTH_TRY(need(1));
       if (a[0].is_discarded()) return json("null");
-      return json(a[0].dump(-1, ' ', false, json::error_handler_t::replace));
+      return json(go_json(a[0]));
     }
     if (name == "join") {
       BERTH_TRY(need(2));
@@ -805,6 +805,33 @@ class Evaluator {
 
 }  // namespace
 
+namespace {
+std::string go_escape_html(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    // Go's encoding/json escapes these (they only occur inside strings).
+    if (c == '<')
+      out += "\\u003c";
+    else if (c == '>')
+      out += "\\u003e";
+    else if (c == '&')
+      out += "\\u0026";
+    else
+      out += c;
+  }
+  return out;
+}
+}  // namespace
+
+std::string go_json(const json& v) {
+  return go_escape_html(v.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string go_json_indent(const json& v) {
+  return go_escape_html(v.dump(4, ' ', false, json::error_handler_t::replace));
+}
+
 std::string go_format_value(const json& v) {
   switch (v.type()) {
     case json::value_t::discarded: return "<no value>";
@@ -820,11 +847,12 @@ std::string go_format_value(const json& v) {
       return out + "]";
     }
     case json::value_t::object: {
+      std::vector<std::string> keys;
+      for (auto it = v.begin(); it != v.end(); ++it) keys.push_back(it.key());
+      std::sort(keys.begin(), keys.end());
       std::string out = "map[";
-      bool first = true;
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        out += (first ? "" : " ") + it.key() + ":" + go_format_value(it.value());
-        first = false;
+      for (size_t i = 0; i < keys.size(); i++) {
+        out += (i ? " " : "") + keys[i] + ":" + go_format_value(v[keys[i]]);
       }
       return out + "]";
     }

@@ -27,8 +27,8 @@ namespace berth::cli {
 
 // A method called on the dot value with arguments, e.g. {{.Label "com.example"}} on ps rows.
 // Returns nullopt when the name is not a method.
-using MethodHook = std::function<std::optional<nlohmann::json>(
-    std::string_view name, const std::vector<nlohmann::json>& args)>;
+using MethodHook = std::function<std::optional<nlohmann::ordered_json>(
+    std::string_view name, const std::vector<nlohmann::ordered_json>& args)>;
 
 struct Node;
 
@@ -36,14 +36,19 @@ class Template {
  public:
   // Errors read like Go's: "template: :1: unexpected \"}\" in operand".
   static Result<Template> parse(std::string_view text);
-  Result<std::string> execute(const nlohmann::json& dot, const MethodHook& hook = nullptr) const;
+  Result<std::string> execute(const nlohmann::ordered_json& dot,
+                              const MethodHook& hook = nullptr) const;
 
  private:
   std::shared_ptr<const Node> root_;
 };
 
+// JSON as Go's encoding/json writes it: compact, with <, > and & escaped.
+std::string go_json(const nlohmann::ordered_json& v);
+// The same, indented with 4 spaces (docker inspect).
+std::string go_json_indent(const nlohmann::ordered_json& v);
 // Go's %v of a JSON value.
-std::string go_format_value(const nlohmann::json& v);
+std::string go_format_value(const nlohmann::ordered_json& v);
 
 // Go's text/tabwriter with docker's settings (minwidth 10 for tables' columns, tabwidth 1,
 // padding 3, padchar ' '): aligns tab-terminated cells into columns.
@@ -60,8 +65,8 @@ FormatSpec parse_format(std::string_view format);
 // Renders rows with a format: for a table, a header line (the template executed on
 // `header`, which maps field names to column titles) then the rows, through tabwrite();
 // otherwise each row's output followed by a newline.
-Result<std::string> render_rows(const FormatSpec& spec, const nlohmann::json& header,
-                                const std::vector<nlohmann::json>& rows,
+Result<std::string> render_rows(const FormatSpec& spec, const nlohmann::ordered_json& header,
+                                const std::vector<nlohmann::ordered_json>& rows,
                                 const std::vector<MethodHook>& hooks = {});
 
 }  // namespace berth::cli

@@ -35,7 +35,7 @@ ErrorKind kind_for_status(int status) {
 
 Error Client::error_from_response(int status, std::string_view body) {
   std::string msg;
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  auto j = nlohmann::ordered_json::parse(body, nullptr, false);
   if (j.is_object() && j.contains("message") && j["message"].is_string()) {
     msg = j["message"].get<std::string>();
   } else {
@@ -106,7 +106,7 @@ Result<std::string> Client::versioned(std::string_view path) {
 
 namespace {
 RequestSpec make_request(std::string_view method, std::string target,
-                         const std::optional<nlohmann::json>& body) {
+                         const std::optional<nlohmann::ordered_json>& body) {
   RequestSpec req{.method = std::string(method), .target = std::move(target)};
   if (body) {
     req.content_type = "application/json";
@@ -117,7 +117,7 @@ RequestSpec make_request(std::string_view method, std::string target,
 }  // namespace
 
 Result<std::string> Client::call(std::string_view method, std::string_view path,
-                                 const std::optional<nlohmann::json>& body) {
+                                 const std::optional<nlohmann::ordered_json>& body) {
   RequestSpec req = make_request(method, BERTH_TRY(versioned(path)), body);
   Response r = BERTH_TRY(roundtrip(req, true));
   std::string text = BERTH_TRY(r.read_all());
@@ -126,34 +126,34 @@ Result<std::string> Client::call(std::string_view method, std::string_view path,
   return text;
 }
 
-Result<nlohmann::json> Client::get_json(std::string_view path) {
+Result<nlohmann::ordered_json> Client::get_json(std::string_view path) {
   std::string text = BERTH_TRY(call("GET", path));
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
   if (j.is_discarded())
     return Error::invalid("malformed JSON from the daemon for GET " + std::string(path));
   return j;
 }
 
-Result<nlohmann::json> Client::post_json(std::string_view path,
-                                         const std::optional<nlohmann::json>& body) {
+Result<nlohmann::ordered_json> Client::post_json(
+    std::string_view path, const std::optional<nlohmann::ordered_json>& body) {
   std::string text = BERTH_TRY(call("POST", path, body));
-  if (text.empty()) return nlohmann::json();
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return nlohmann::json();
+  if (text.empty()) return nlohmann::ordered_json();
+  auto j = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (j.is_discarded()) return nlohmann::ordered_json();
   return j;
 }
 
-Result<std::optional<nlohmann::json>> Client::get_json_if_found(std::string_view path) {
+Result<std::optional<nlohmann::ordered_json>> Client::get_json_if_found(std::string_view path) {
   auto j = get_json(path);
   if (!j) {
-    if (j.error().kind() == ErrorKind::NotFound) return std::optional<nlohmann::json>();
+    if (j.error().kind() == ErrorKind::NotFound) return std::optional<nlohmann::ordered_json>();
     return std::move(j).error();
   }
-  return std::optional<nlohmann::json>(std::move(*j));
+  return std::optional<nlohmann::ordered_json>(std::move(*j));
 }
 
 Result<Response> Client::open_stream(std::string_view method, std::string_view path,
-                                     const std::optional<nlohmann::json>& body,
+                                     const std::optional<nlohmann::ordered_json>& body,
                                      const std::map<std::string, std::string>& headers) {
   RequestSpec req = make_request(method, BERTH_TRY(versioned(path)), body);
   req.headers = headers;
@@ -180,14 +180,15 @@ Result<Response> Client::upload(std::string_view method, std::string_view path,
 }
 
 Result<Connection> Client::send_only(std::string_view method, std::string_view path,
-                                     const std::optional<nlohmann::json>& body) {
+                                     const std::optional<nlohmann::ordered_json>& body) {
   RequestSpec req = make_request(method, BERTH_TRY(versioned(path)), body);
   Connection conn = BERTH_TRY(Connection::open(ep_));
   BERTH_TRY(send_request(conn, req));
   return conn;
 }
 
-Result<Hijacked> Client::hijack(std::string_view path, const std::optional<nlohmann::json>& body) {
+Result<Hijacked> Client::hijack(std::string_view path,
+                                const std::optional<nlohmann::ordered_json>& body) {
   RequestSpec req = make_request("POST", BERTH_TRY(versioned(path)), body);
   req.upgrade = true;
   if (!body) req.content_type = "text/plain";

@@ -45,17 +45,17 @@ class Client {
 
   // A call whose response is read whole. Error statuses become Errors (see above).
   Result<std::string> call(std::string_view method, std::string_view path,
-                           const std::optional<nlohmann::json>& body = std::nullopt);
-  Result<nlohmann::json> get_json(std::string_view path);
-  Result<nlohmann::json> post_json(std::string_view path,
-                                   const std::optional<nlohmann::json>& body = std::nullopt);
+                           const std::optional<nlohmann::ordered_json>& body = std::nullopt);
+  Result<nlohmann::ordered_json> get_json(std::string_view path);
+  Result<nlohmann::ordered_json> post_json(
+      std::string_view path, const std::optional<nlohmann::ordered_json>& body = std::nullopt);
   // As call(), but a 404 yields nullopt instead of an error (inspect of "is it an image?").
-  Result<std::optional<nlohmann::json>> get_json_if_found(std::string_view path);
+  Result<std::optional<nlohmann::ordered_json>> get_json_if_found(std::string_view path);
 
   // A request whose response body is read as a stream, on a connection of its own. The
   // response head has been read; an error status is an Error. `headers` go with the request.
   Result<Response> open_stream(std::string_view method, std::string_view path,
-                               const std::optional<nlohmann::json>& body = std::nullopt,
+                               const std::optional<nlohmann::ordered_json>& body = std::nullopt,
                                const std::map<std::string, std::string>& headers = {});
   // Sends a chunked body from `reader` (image load, archive put), then reads the head.
   Result<Response> upload(std::string_view method, std::string_view path,
@@ -64,9 +64,9 @@ class Client {
   // Sends the request on a connection of its own and returns after writing it, without
   // reading the response; read_response_head() on the result gets the answer later.
   Result<Connection> send_only(std::string_view method, std::string_view path,
-                               const std::optional<nlohmann::json>& body = std::nullopt);
+                               const std::optional<nlohmann::ordered_json>& body = std::nullopt);
   // Upgrades the connection to a raw stream (attach, exec start).
-  Result<Hijacked> hijack(std::string_view path, const std::optional<nlohmann::json>& body);
+  Result<Hijacked> hijack(std::string_view path, const std::optional<nlohmann::ordered_json>& body);
 
   // "/v1.41" + path.
   Result<std::string> versioned(std::string_view path);

@@ -1,0 +1,4 @@
+// berth: the docker-compatible command line (src/cli).
+#include "cli/cli.h"
+
+int main(int argc, char** argv) { return berth::cli::run(argc, argv); }
