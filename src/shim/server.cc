@@ -18,6 +18,7 @@
 
 #include "shim/console.h"
 #include "shim/encode.h"
+#include "shim/memory.h"
 #include "shim/protocol.h"
 #include "shim/server_internal.h"
 #include "util/json_escape.h"
@@ -205,6 +206,7 @@ void Server::answer_waiters(Proc& p) {
 }
 
 void Server::signal_event() {
+  control_event_ = true;
   signalfd_siginfo si;
   bool child = false;
   while (::read(signals_.fd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
@@ -221,6 +223,7 @@ void Server::signal_event() {
 // -------------------------------------------------------------------------
 
 void Server::accept_conn() {
+  control_event_ = true;
   UniqueFd fd(::accept4(listener_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
   if (!fd) return;
   auto c = std::make_unique<Conn>();
@@ -236,6 +239,7 @@ void Server::remove_conn(Conn& c) {
 }
 
 void Server::conn_event(Conn& c, uint32_t events) {
+  control_event_ = true;
   if (c.waiting) {  // only a hang-up can come while its wait is pending
     if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) remove_conn(c);
     return;
@@ -418,6 +422,7 @@ Result<json> Server::op_shutdown() {
 // ---- serving ------------------------------------------------------------------------------------
 
 int Server::serve() {
+  drop_clean_code_pages();  // the start-up code is done with
   for (;;) {
     int timeout = check_stuck_attaches();
     auto r = loop.run_once(timeout);
@@ -426,6 +431,10 @@ int Server::serve() {
       return 1;
     }
     handle_exits();
+    if (control_event_) {  // not on the output path: the shim is about to idle again
+      drop_clean_code_pages();
+      control_event_ = false;
+    }
   }
 }
 

@@ -212,6 +212,7 @@ class Server {
   std::list<std::unique_ptr<Conn>> conns_;
   std::map<pid_t, int> unclaimed_;  // exits of pids not (yet) known, kept during an op
   int exec_seq_ = 0;
+  bool control_event_ = false;  // a request, connection or signal came (see memory.h)
 };
 
 }  // namespace berth::shim

@@ -539,8 +539,9 @@ void ExpectCreateFailure(ShimTest* t, const LaunchOptions& o, const std::string&
 }
 
 TEST_P(ShimTest, CreateFailureBadConfigLeavesNothing) {
+  // Each runtime's own words: berth-runtime names the file, runc 1.1 only says "unexpected EOF".
   ExpectCreateFailure(this, Options(std::string("{\"ociVersion\": \"1.0.2\", \"process\": ")),
-                      "config.json");
+                      GetParam() == "runc" ? "runc create failed: unexpected EOF" : "config.json");
 }
 
 TEST_P(ShimTest, CreateFailureMissingBinaryLeavesNothing) {

@@ -31,7 +31,7 @@ TEST(ShimEncode, LogLineIsDockersJsonFileShape) {
 
 TEST(ShimEncode, StringsEscapeLikeGoEncodingJson) {
   std::string out;
-  append_go_json_string(out, std::string("<a&b>\t\"\\\x01\x7f", 11));
+  append_go_json_string(out, std::string("<a&b>\t\"\\\x01\x7f", 10));
   EXPECT_EQ(out, "\"\\u003ca\\u0026b\\u003e\\t\\\"\\\\\\u0001\x7f\"");
   out.clear();
   append_go_json_string(out, "caf\xc3\xa9 \xe2\x80\xa8 \xff \xed\xa0\x80 \xc0\xaf");
