@@ -13,6 +13,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -358,7 +359,8 @@ void Core::serve_connection(UniqueFd fd, bool use_tls) {
   for (;;) {
     ConnExchange::Parser parser;
     parser.header_limit(1 << 20);
-    parser.body_limit(boost::none);
+    // Limits are ours (max_body, streaming routes); Boost 1.74 mis-compares a disabled limit.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     beast::error_code ec;
     http::read_header(stream, buf, parser, ec);
     if (ec) {

@@ -18,13 +18,13 @@ namespace {
 
 // Routes that exercise the HTTP layer itself.
 void add_test_routes(api::Router& r) {
-  r.add("POST", "/test/echo", [](api::Exchange& ex) {
-    ex.raw(200, "application/octet-stream", ex.request().body);
-  });
+  r.add("POST", "/test/echo",
+        [](api::Exchange& ex) { ex.raw(200, "application/octet-stream", ex.request().body); });
   r.add("GET", "/test/query", [](api::Exchange& ex) {
     nlohmann::json q = nlohmann::json::object();
     for (const auto& [k, v] : ex.request().query) q[k].push_back(v);
-    ex.json(200, {{"query", q}, {"path", ex.request().path}, {"version", ex.request().api_version}});
+    ex.json(200,
+            {{"query", q}, {"path", ex.request().path}, {"version", ex.request().api_version}});
   });
   r.add("GET", "/test/images/{name*}/json", [](api::Exchange& ex) {
     ex.json(200, {{"name", ex.request().params.at("name")}});
@@ -48,7 +48,7 @@ void add_test_routes(api::Router& r) {
     auto& w = ex.stream("application/json");
     for (int i = 0; i < 5; i++) w.write("{\"n\":" + std::to_string(i) + "}\n");
   });
-  r.add("GET", "/test/throw", [](api::Exchange&) { nlohmann::json::parse("{"); });
+  r.add("GET", "/test/throw", [](api::Exchange&) { (void)nlohmann::json::parse("{"); });
   // Hijack: echoes what the client sends, upper-cased, until it closes its side.
   r.add("POST", "/test/hijack", [](api::Exchange& ex) {
     auto h = ex.hijack("application/vnd.docker.raw-stream");
@@ -191,7 +191,8 @@ Result<HttpResponse> RawClient::Read(bool head, int timeout_ms) {
     while (buf_.size() < n) BERTH_TRY(Fill(timeout_ms));
     r.body = buf_.substr(0, n);
     buf_.erase(0, n);
-  } else if (!(r.status == 200 && r.header("content-type") == "application/vnd.docker.raw-stream")) {
+  } else if (!(r.status == 200 &&
+               r.header("content-type") == "application/vnd.docker.raw-stream")) {
     for (;;) {
       auto f = Fill(timeout_ms);
       if (!f) break;

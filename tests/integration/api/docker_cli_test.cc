@@ -72,7 +72,8 @@ BuiltImage* DockerCliTest::image_ = nullptr;
 std::string DockerCliTest::tar_, DockerCliTest::setup_error_;
 
 TEST_F(DockerCliTest, Version) {
-  auto r = Docker({"version", "--format", "{{.Server.APIVersion}} {{.Server.Os}} {{.Client.APIVersion}}"});
+  auto r = Docker(
+      {"version", "--format", "{{.Server.APIVersion}} {{.Server.Os}} {{.Client.APIVersion}}"});
   ASSERT_TRUE(r.ok()) << r.output;
   EXPECT_EQ(r.output, "1.47 linux 1.47\n");  // the client negotiated down to the server's
 }
@@ -97,7 +98,8 @@ TEST_F(DockerCliTest, LoadImagesInspectHistory) {
   EXPECT_EQ(j[0]["RootFS"]["Layers"].size(), 2u);
   EXPECT_GT(j[0]["Size"].get<int64_t>(), 0);
 
-  auto hist = Docker({"history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "berth-test/busybox:1"});
+  auto hist = Docker(
+      {"history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "berth-test/busybox:1"});
   ASSERT_TRUE(hist.ok()) << hist.output;
   EXPECT_THAT(hist.output, HasSubstr(json::parse(full.output)[0]["Id"].get<std::string>()));
 
@@ -188,7 +190,8 @@ TEST_F(DockerCliTest, PullPushAndEvents) {
   ASSERT_TRUE(Docker({"tag", ref, pushed}).ok());
   auto push = Docker({"push", pushed});
   ASSERT_TRUE(push.ok()) << push.output;
-  EXPECT_THAT(push.output, HasSubstr("The push refers to repository [" + (*reg)->host() + "/pushed/app]"));
+  EXPECT_THAT(push.output,
+              HasSubstr("The push refers to repository [" + (*reg)->host() + "/pushed/app]"));
   EXPECT_THAT(push.output, HasSubstr("7: digest: sha256:"));
   auto raw = (*reg)->InspectRaw("pushed/app:7");
   EXPECT_TRUE(raw) << raw.error().what();
@@ -210,7 +213,8 @@ TEST_F(DockerCliTest, ImageFiltersAndPrune) {
   auto dangling = Docker({"images", "-q", "--filter", "dangling=true"});
   ASSERT_TRUE(dangling.ok()) << dangling.output;
   EXPECT_EQ(dangling.output, "");
-  auto ref = Docker({"images", "--format", "{{.Repository}}", "--filter", "reference=berth-test/*"});
+  auto ref =
+      Docker({"images", "--format", "{{.Repository}}", "--filter", "reference=berth-test/*"});
   EXPECT_EQ(ref.output, "berth-test/busybox\n");
   auto none = Docker({"images", "--format", "{{.Repository}}", "--filter", "reference=nomatch*"});
   EXPECT_EQ(none.output, "");

@@ -1,6 +1,8 @@
 // The API server's HTTP layer over a real unix socket, driven by a raw client: what docker
 // clients rely on (keep-alive, chunked bodies both ways, hijack, version prefix and
 // negotiation, docker's error JSON) and what a hostile client may send.
+#include "api/http.h"
+
 #include <gmock/gmock.h>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -12,7 +14,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "api/http.h"
 #include "api_fixture.h"
 
 namespace berth::test {
@@ -128,8 +129,9 @@ TEST_F(HttpTest, KeepAliveServesManyRequestsOnOneConnection) {
     EXPECT_EQ(r->body, "OK");
   }
   // Pipelined: two requests in one write, two answers in order.
-  ASSERT_TRUE(c.Send("GET /test/query?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "GET /test/query?n=2 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("GET /test/query?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /test/query?n=2 HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto a = c.Read(), b = c.Read();
   ASSERT_TRUE(a && b);
   EXPECT_EQ(json::parse(a->body)["query"]["n"][0], "1");
@@ -144,8 +146,9 @@ TEST_F(HttpTest, KeepAliveServesManyRequestsOnOneConnection) {
 
 TEST_F(HttpTest, ChunkedRequestBody) {
   RawClient c = Connect();
-  ASSERT_TRUE(c.Send("POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /test/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->status, 200);
@@ -205,8 +208,9 @@ TEST_F(HttpTest, StreamingBodyRouteReadsBeyondTheLimit) {
 
 TEST_F(HttpTest, ExpectContinue) {
   RawClient c = Connect();
-  ASSERT_TRUE(c.Send("POST /test/count HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.Send("POST /test/count HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   auto hello = c.ReadRaw(std::string_view("HTTP/1.1 100 Continue\r\n\r\n").size());
   ASSERT_TRUE(hello) << hello.error().what();
   EXPECT_EQ(*hello, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -219,8 +223,9 @@ TEST_F(HttpTest, ExpectContinue) {
 TEST_F(HttpTest, HijackWithUpgradeHandsOverPendingBytes) {
   RawClient c = Connect();
   // The client's first stdin bytes arrive in the same write as the request.
-  ASSERT_TRUE(c.Send("POST /v1.47/test/hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                     "Upgrade: tcp\r\nContent-Length: 0\r\n\r\nearly"));
+  ASSERT_TRUE(
+      c.Send("POST /v1.47/test/hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+             "Upgrade: tcp\r\nContent-Length: 0\r\n\r\nearly"));
   auto r = c.Read();
   ASSERT_TRUE(r) << r.error().what();
   EXPECT_EQ(r->status, 101);
@@ -244,7 +249,7 @@ TEST_F(HttpTest, HijackWithoutUpgradeAnswers200) {
   ASSERT_TRUE(c.Send("POST /test/hijack HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r) << r.error().what();
-  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->status, 200) << r->body;
   ASSERT_TRUE(c.Send("abc"));
   auto out = c.ReadRaw(3);
   ASSERT_TRUE(out);
@@ -252,14 +257,17 @@ TEST_F(HttpTest, HijackWithoutUpgradeAnswers200) {
 }
 
 TEST_F(HttpTest, MalformedRequestsGet400AndTheServerKeepsServing) {
-  for (std::string bad : {"HELLO\r\n\r\n", "GET /_ping HTTP/9.9\r\n\r\n",
-                          "GET /_ping HTTP/1.1\r\nBad Header\r\n\r\n",
-                          "POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-                          "GET nopath HTTP/1.1\r\n\r\n", std::string("\0\1\2\3\r\n\r\n", 8)}) {
+  for (std::string bad : std::vector<std::string>{
+           "HELLO\r\n\r\n", "GET /_ping HTTP/9.9\r\n\r\n",
+           "GET /_ping HTTP/1.1\r\nBad Header\r\n\r\n",
+           "POST /test/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+           "GET nopath HTTP/1.1\r\n\r\n", std::string("\0\1\2\3\r\n\r\n", 8)}) {
     RawClient c = Connect();
     c.Send(bad);
     auto r = c.Read();
-    if (r) EXPECT_EQ(r->status, 400) << bad;
+    if (r) {
+      EXPECT_EQ(r->status, 400) << bad;
+    }
     EXPECT_TRUE(c.ClosedByPeer()) << bad;
   }
   // Headers beyond 1 MiB.

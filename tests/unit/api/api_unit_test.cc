@@ -137,7 +137,8 @@ TEST(Times, Rfc3339AndTimestamps) {
 TEST(Progress, DockersBarAndMessages) {
   EXPECT_EQ(human_size(2'220'000), "2.22MB");
   EXPECT_EQ(human_size(512), "512B");
-  EXPECT_EQ(progress_bar(50, 100), "[=========================>                         ]      50B/100B");
+  EXPECT_EQ(progress_bar(50, 100),
+            "[=========================>                         ]      50B/100B");
   auto m = progress_message("abc", "Downloading", 10, 20);
   EXPECT_EQ(m["progressDetail"]["current"], 10);
   EXPECT_EQ(m["progressDetail"]["total"], 20);
@@ -151,7 +152,8 @@ TEST(Progress, DockersBarAndMessages) {
 }
 
 TEST(Events, DockersJsonShape) {
-  engine::Event e{"container", "start", "abc", {{"image", "busybox"}, {"name", "web"}}, 1'500'000'000'123};
+  engine::Event e{
+      "container", "start", "abc", {{"image", "busybox"}, {"name", "web"}}, 1'500'000'000'123};
   auto j = event_json(e);
   EXPECT_EQ(j["status"], "start");
   EXPECT_EQ(j["id"], "abc");
