@@ -113,7 +113,7 @@ Result<void> Server::create_container() {
   std::vector<std::string> args = {"create", "--bundle", o_.bundle, "--pid-file", pid_file.path};
   if (plan.console) args.insert(args.end(), {"--console-socket", plan.console->path()});
   args.push_back(o_.id);
-  RuntimeRun run = BERTH_TRY(run_runtime(args, plan.stdio));
+  RuntimeRun run = BERTH_TRY_CTX(run_runtime(args, plan.stdio), "OCI runtime create failed");
   plan.out_w.reset();
   plan.err_w.reset();
   plan.in_r.reset();
@@ -158,7 +158,7 @@ Result<json> Server::op_exec(const json& req, UniqueFd fd) {
                                    "--detach", "--pid-file", pid_file.path};
   if (plan.console) args.insert(args.end(), {"--console-socket", plan.console->path()});
   args.push_back(o_.id);
-  RuntimeRun run = BERTH_TRY(run_runtime(args, plan.stdio));
+  RuntimeRun run = BERTH_TRY_CTX(run_runtime(args, plan.stdio), "OCI runtime exec failed");
   plan.out_w.reset();
   plan.err_w.reset();
   plan.in_r.reset();

@@ -456,6 +456,54 @@ TEST_P(ShimTest, ExecOutputExitAndKill) {
   ShutDownAndExpectNothingLeft(c);
 }
 
+TEST_P(ShimTest, ExecWithATerminalIsRawAndResizable) {
+  Client c = LaunchAndConnect(Options(Config({"sleep", "100"})));
+  ASSERT_TRUE(c.start());
+  // The process waits for a line, so the resize surely comes before `stty size`.
+  json process = {{"args", {"sh", "-c", "read x; stty size; exit 5"}},
+                  {"terminal", true},
+                  {"cwd", "/"},
+                  {"env", {"PATH=/bin"}},
+                  {"user", {{"uid", 0}, {"gid", 0}}}};
+  auto [mine, theirs] = StreamPair();
+  auto pid =
+      c.exec("t1", process.dump(), {.stdin = true, .stdout = true, .stderr = true}, theirs.get());
+  ASSERT_TRUE(pid) << pid.error().what();
+  theirs.reset();
+  ASSERT_TRUE(c.resize("t1", 30, 90));
+  ASSERT_EQ(write(mine.get(), "go\n", 3), 3);
+  auto e = c.wait("t1");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 5);
+  std::string raw = ReadToEof(mine.get());
+  EXPECT_NE(raw.find("30 90\r\n"), std::string::npos) << raw;  // raw: no frame headers
+  EXPECT_NE(raw[0], '\x01');
+  ASSERT_TRUE(c.kill(SIGKILL));
+  ASSERT_TRUE(c.wait());
+  ShutDownAndExpectNothingLeft(c);
+}
+
+TEST_P(ShimTest, CloseStdinEndsTheInput) {
+  LaunchOptions o = Options(Config({"sh", "-c", "cat; echo eof-seen"}));
+  o.stdin = true;
+  Client c = LaunchAndConnect(o);
+  UniqueFd stream = Attach(c, {.stdin = true, .stdout = true, .stderr = true});
+  ASSERT_TRUE(c.start());
+  ASSERT_EQ(write(stream.get(), "abc\n", 4), 4);
+  // Without stdin_once the client's EOF leaves stdin open; berthd closes it explicitly.
+  ASSERT_EQ(shutdown(stream.get(), SHUT_WR), 0);
+  std::this_thread::sleep_for(200ms);
+  auto st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "running");
+  ASSERT_TRUE(c.close_stdin(""));
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 0);
+  EXPECT_EQ(Demux(ReadToEof(stream.get())).out, "abc\neof-seen\n");
+  ShutDownAndExpectNothingLeft(c);
+}
+
 TEST_P(ShimTest, WaitAfterTheExitAnswersAtOnce) {
   Client c = LaunchAndConnect(Options(Config({"true"})));
   ASSERT_TRUE(c.start());
@@ -530,6 +578,7 @@ void ExpectCreateFailure(ShimTest* t, const LaunchOptions& o, const std::string&
   auto pid = launch(o);
   ASSERT_FALSE(pid);
   std::string msg = pid.error().what();
+  std::cout << "[ ERROR    ] " << msg << "\n";
   EXPECT_EQ(msg.rfind("OCI runtime create failed: ", 0), 0u) << msg;
   EXPECT_NE(msg.find(mention), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(o.state_dir)) << "state dir left";
@@ -546,6 +595,12 @@ TEST_P(ShimTest, CreateFailureBadConfigLeavesNothing) {
 
 TEST_P(ShimTest, CreateFailureMissingBinaryLeavesNothing) {
   ExpectCreateFailure(this, Options(Config({"/no/such/binary"})), "/no/such/binary");
+}
+
+TEST_P(ShimTest, CreateFailureMissingRuntimeLeavesNothing) {
+  LaunchOptions o = Options(Config({"true"}));
+  o.runtime = tmp_ + "/no-such-runtime";
+  ExpectCreateFailure(this, o, "no-such-runtime: no such file or directory");
 }
 
 TEST_P(ShimTest, HostileRequestsGetErrorsAndTheShimGoesOn) {
