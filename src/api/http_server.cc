@@ -258,7 +258,7 @@ bool ConnExchange::write(std::string_view data) {
 }
 
 void ConnExchange::finish_stream() {
-  if (!streaming_ || failed_ || http10_) return;
+  if (!streaming_ || failed_ || http10_ || req_.method == "HEAD") return;
   if (!t_.write_all("0\r\n\r\n")) failed_ = true;
 }
 
