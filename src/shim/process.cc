@@ -10,6 +10,7 @@
 #include "shim/protocol.h"
 #include "shim/server_internal.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 namespace berth::shim {
 
@@ -54,6 +55,28 @@ struct TempFile {
 };
 
 }  // namespace
+
+// Whether the process's cgroup is frozen (paused), read from cgroupfs: v2's cgroup.events
+// ("frozen 1"), v1's freezer.state (FROZEN). Cheaper than `runtime state` on every `state` op.
+bool cgroup_frozen(pid_t pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup", 1 << 16);
+  if (!text) return false;
+  for (std::string_view line : split(*text, '\n', true)) {
+    auto fields = split(line, ':');
+    if (fields.size() < 3) continue;
+    std::string path(line.substr(fields[0].size() + fields[1].size() + 2));
+    if (fields[0] == "0" && fields[1].empty()) {
+      auto events = read_file("/sys/fs/cgroup" + path + "/cgroup.events", 4096);
+      if (events && events->find("frozen 1") != std::string::npos) return true;
+    }
+    for (std::string_view c : split(fields[1], ',')) {
+      if (c != "freezer") continue;
+      auto state = read_file("/sys/fs/cgroup/freezer" + path + "/freezer.state", 64);
+      if (state && state->rfind("FROZEN", 0) == 0) return true;
+    }
+  }
+  return false;
+}
 
 Result<Server::StdioPlan> Server::prepare_stdio(Proc& p, bool want_stdin,
                                                 const std::string& console_path) {

@@ -351,13 +351,7 @@ Result<json> Server::op_state() {
   } else if (!started_) {
     j["status"] = "created";
   } else {
-    std::string status = "running";
-    auto r = run_runtime({"state", o_.id});
-    if (r && r->ok()) {
-      json s = json::parse(r->output, nullptr, false);
-      if (s.is_object() && s.value("status", "") == "paused") status = "paused";
-    }
-    j["status"] = status;
+    j["status"] = cgroup_frozen(init.pid) ? "paused" : "running";
   }
   return j;
 }

@@ -122,6 +122,8 @@ struct Listener : Watch {
   void on_event(uint32_t events) override;
 };
 
+bool cgroup_frozen(pid_t pid);  // process.cc
+
 class Server {
  public:
   explicit Server(const ServerOptions& o);

@@ -573,6 +573,23 @@ TEST_P(ShimTest, SigtermToTheShimLeavesTheContainerAlone) {
   ShutDownAndExpectNothingLeft(c);
 }
 
+TEST_P(ShimTest, StateShowsAPausedContainer) {
+  Client c = LaunchAndConnect(Options(Config({"sleep", "100"})));
+  ASSERT_TRUE(c.start());
+  std::string rt = runtime_ + " --root " + tmp_ + "/root ";
+  ASSERT_EQ(std::system((rt + "pause " + id_).c_str()), 0);  // berthd pauses through the runtime
+  auto st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "paused");
+  ASSERT_EQ(std::system((rt + "resume " + id_).c_str()), 0);
+  st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "running");
+  ASSERT_TRUE(c.kill(SIGKILL));
+  ASSERT_TRUE(c.wait());
+  ShutDownAndExpectNothingLeft(c);
+}
+
 // A failed create reports the runtime's own words, like docker, and leaves nothing.
 void ExpectCreateFailure(ShimTest* t, const LaunchOptions& o, const std::string& mention) {
   auto pid = launch(o);
@@ -662,6 +679,26 @@ TEST_P(ShimTest, StuckAttachClientDoesNotBlockTheContainerOrOthers) {
   ASSERT_TRUE(log);
   EXPECT_NE(log->find("attach stream dropped"), std::string::npos) << *log;
   ShutDownAndExpectNothingLeft(c);
+}
+
+// Not a benchmark (bench/engine.sh is), but the shim's share of `run --rm` shows here.
+TEST_P(ShimTest, LifecycleLatency) {
+  LaunchOptions o = Options(Config({"true"}));
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  auto t0 = std::chrono::steady_clock::now();
+  Client c = LaunchAndConnect(o);
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.start());
+  auto t2 = std::chrono::steady_clock::now();
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  auto t3 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.shutdown());
+  auto t4 = std::chrono::steady_clock::now();
+  std::cout << "[ TIMING   ] " << GetParam() << ": launch+create " << ms(t1 - t0) << " ms, start "
+            << ms(t2 - t1) << " ms, run+wait " << ms(t3 - t2) << " ms, shutdown (delete) "
+            << ms(t4 - t3) << " ms\n";
+  EXPECT_TRUE(WaitUntil([&] { return ProcessGone(shim_pid_); }, 5s));
 }
 
 TEST_P(ShimTest, IdleShimRss) {
