@@ -261,7 +261,6 @@ void ContainerService::Impl::handle_exit(const std::shared_ptr<Ctr>& c,
     c->st.oom_killed = exit.reason.find("OOM") != std::string::npos ||
                        exit.reason.find("out of memory") != std::string::npos;
     c->st.finished_at = exit.exited_at.empty() ? rfc3339_nano(now_ns()) : exit.exited_at;
-    release_shim(*c);
 
     const json& policy = c->host_config.value("RestartPolicy", json::object());
     std::string name = policy.value("Name", "no");
@@ -284,14 +283,21 @@ void ContainerService::Impl::handle_exit(const std::shared_ptr<Ctr>& c,
       delay_ms = backoff;
       c->st.status = "restarting";
     }
+    // Waiters go first; the shim is shut down after (every later lifecycle step waits for
+    // `op`, so none sees it half-released).
     c->exit_seq++;
     (void)save_state(*c);
     event(*c, "die", {{"exitCode", std::to_string(exit.status)}});
-    for (int fd : c->exit_watchers) {
+    c->cv.notify_all();
+  }
+  {
+    std::lock_guard lk(c->mu);
+    release_shim(*c);
+    if (!auto_remove) (void)save_state(*c);
+    for (int fd : c->exit_watchers) {  // log followers: the log is complete now
       uint64_t one = 1;
       (void)!::write(fd, &one, sizeof one);
     }
-    c->cv.notify_all();
   }
   if (restart) {
     op.unlock();
@@ -323,7 +329,7 @@ void ContainerService::Impl::handle_exit(const std::shared_ptr<Ctr>& c,
     return;
   }
   if (auto_remove) {
-    auto r = remove_locked(c);
+    auto r = remove_locked(c, true);
     if (!r) log::warn("container " + c->id + ": auto-remove: " + r.error().what());
   }
 }
@@ -527,7 +533,7 @@ Result<void> ContainerService::Impl::remove(const std::shared_ptr<Ctr>& c, bool 
   return remove_locked(c);
 }
 
-Result<void> ContainerService::Impl::remove_locked(const std::shared_ptr<Ctr>& c) {
+Result<void> ContainerService::Impl::remove_locked(const std::shared_ptr<Ctr>& c, bool early) {
   {
     std::lock_guard lk(c->mu);
     if (c->removed) return ok();
@@ -542,9 +548,16 @@ Result<void> ContainerService::Impl::remove_locked(const std::shared_ptr<Ctr>& c
     c->cv.notify_all();
     return std::move(e).wrap("cannot remove container \"/" + c->name + "\"");
   };
-  if (auto r = images.remove_bundle(c->origin.snapshot_key, c->dir + "/bundle"); !r)
-    return undo(std::move(r).error());
-  if (auto r = sys::remove_tree(c->dir); !r) return undo(std::move(r).error());
+  // Unmounting the root syncs the upper file system (tens of ms). An explicit remove does it
+  // first, so that an error leaves the container "dead" and listed; AutoRemove forgets the
+  // container first and lets its waiters go (a crash in between leaves a directory without a
+  // row, which recovery removes).
+  auto remove_files = [&]() -> Result<void> {
+    BERTH_TRY(images.remove_bundle(c->origin.snapshot_key, c->dir + "/bundle"));
+    return sys::remove_tree(c->dir);
+  };
+  if (!early)
+    if (auto r = remove_files(); !r) return undo(std::move(r).error());
   if (auto r = store.remove(c->id); !r) return undo(std::move(r).error());
   drop_execs(*c);
   {
@@ -553,15 +566,20 @@ Result<void> ContainerService::Impl::remove_locked(const std::shared_ptr<Ctr>& c
     auto it = names.find(c->name);
     if (it != names.end() && it->second == c->id) names.erase(it);
   }
-  std::lock_guard lk(c->mu);
-  c->removed = true;
-  c->held.clear();
-  for (int fd : c->exit_watchers) {
-    uint64_t one = 1;
-    (void)!::write(fd, &one, sizeof one);
+  {
+    std::lock_guard lk(c->mu);
+    c->removed = true;
+    c->held.clear();
+    for (int fd : c->exit_watchers) {
+      uint64_t one = 1;
+      (void)!::write(fd, &one, sizeof one);
+    }
+    event(*c, "destroy");
+    c->cv.notify_all();
   }
-  event(*c, "destroy");
-  c->cv.notify_all();
+  if (early)
+    if (auto r = remove_files(); !r)
+      log::warn("container " + c->id + ": remove its files: " + r.error().what());
   return ok();
 }
 

@@ -193,7 +193,7 @@ Result<void> ContainerService::Impl::logs(const std::shared_ptr<Ctr>& c, const L
     if (!flush(reader, sink) || reader.past_until()) return ok();
     {
       std::lock_guard lk(c->mu);
-      if (!c->running_like() || c->removed) {
+      if ((!c->running_like() || c->removed) && !c->st.shim_active) {
         if (cur) BERTH_TRY(read_to_end(cur.get(), reader));
         flush(reader, sink);
         return ok();

@@ -168,7 +168,8 @@ struct ContainerService::Impl {
   Result<WaitResult> wait(const std::shared_ptr<Ctr>& c, WaitCondition cond,
                           const std::function<bool()>& cancelled);
   Result<void> remove(const std::shared_ptr<Ctr>& c, bool force);
-  Result<void> remove_locked(const std::shared_ptr<Ctr>& c);  // c->op held, not running
+  // c->op held, not running. early: forget the container before removing its files.
+  Result<void> remove_locked(const std::shared_ptr<Ctr>& c, bool early = false);
   void monitor(const std::shared_ptr<Ctr>& c);
   void handle_exit(const std::shared_ptr<Ctr>& c, const shim::ExitInfo& exit);
   void release_shim(Ctr& c);  // c->op held: shut the shim down, remove its state dir
