@@ -121,7 +121,7 @@ int report_parse_error(const CLI::App& app, const CLI::ParseError& e) {
   std::string what = e.what();
   std::string name = e.get_name();
   std::string line;
-  if (name == "ExtrasError") {
+  if (what.starts_with("The following argument")) {
     // "The following arguments were not expected: --foo"
     std::string extra = what.substr(what.find(':') + 1);
     while (!extra.empty() && extra.front() == ' ') extra.erase(0, 1);
@@ -225,7 +225,8 @@ Result<std::string> filters_json(const std::vector<std::string>& filters) {
 
 std::string inspect_json(const Json& array) {
   if (array.empty()) return "[]\n";
-  return go_json_indent(array) + "\n";
+  // The daemon's JSON as it sent it (no HTML escaping), indented like docker's.
+  return array.dump(4, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace berth::cli

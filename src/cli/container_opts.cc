@@ -90,26 +90,16 @@ Result<void> read_env_file(Json& env, const std::string& path) {
   return ok();
 }
 
+// "name[:count]"; the daemon judges the name (docker's CLI leaves that to it too).
 Result<Json> restart_policy(const std::string& s) {
-  Json p = {{"Name", ""}, {"MaximumRetryCount", 0}};
-  std::string name = s.substr(0, s.find(':'));
-  if (name == "no" || name.empty()) {
-    p["Name"] = "no";
-  } else if (name == "always" || name == "unless-stopped" || name == "on-failure") {
-    p["Name"] = name;
-    if (size_t c = s.find(':'); c != std::string::npos) {
-      if (name != "on-failure")
-        return Error::invalid("maximum retry count cannot be used with restart policy '" + name +
-                              "'");
-      char* end = nullptr;
-      long n = std::strtol(s.c_str() + c + 1, &end, 10);
-      if (*end != '\0' || end == s.c_str() + c + 1)
-        return Error::invalid("maximum retry count must be an integer");
-      p["MaximumRetryCount"] = n;
+  Json p = {{"Name", s.substr(0, s.find(':'))}, {"MaximumRetryCount", 0}};
+  if (size_t c = s.find(':'); c != std::string::npos) {
+    char* end = nullptr;
+    long n = std::strtol(s.c_str() + c + 1, &end, 10);
+    if (*end != '\0' || end == s.c_str() + c + 1) {
+      return Error::invalid("maximum retry count must be an integer");
     }
-  } else {
-    return Error::invalid("invalid restart policy format: no match for restart policy '" + name +
-                          "'");
+    p["MaximumRetryCount"] = n;
   }
   return p;
 }
@@ -136,7 +126,7 @@ Result<Json> ulimit(const std::string& s) {
 Result<Json> create_body(const ContainerOpts& o, const std::string& image,
                          const std::vector<std::string>& command, bool entrypoint_flag_given) {
   if (o.rm && o.restart != "no" && !o.restart.empty()) {
-    return Error::invalid("Conflicting options: --restart and --rm");
+    return Error::invalid("conflicting options: cannot specify both --restart and --rm");
   }
   bool attach_stdin = false, attach_stdout = false, attach_stderr = false;
   if (!o.attach.empty()) {

@@ -225,10 +225,6 @@ int cp_from(client::Client& api, const CpOpts& o, const Loc& src, const std::str
   auto r =
       api.open_stream("GET", "/containers/" + esc(src.container) + "/archive?path=" + esc(cpath));
   if (!r) {
-    if (r.error().kind() == ErrorKind::NotFound &&
-        r.error().message().find("No such container") == std::string::npos) {
-      return fail_msg("Could not find the file " + cpath + " in container " + src.container);
-    }
     return fail(r.error());
   }
   Json st = path_stat(r->header("x-docker-container-path-stat"));

@@ -129,6 +129,18 @@ struct PullOpts {
   std::vector<std::string> args;
 };
 
+// The reference as docker prints it after a pull: docker.io/library/ for Docker Hub names.
+std::string canonical_ref(const std::string& ref) {
+  size_t slash = ref.find('/');
+  std::string first = slash == std::string::npos ? "" : ref.substr(0, slash);
+  if (slash == std::string::npos) return "docker.io/library/" + ref;
+  if (first.find('.') == std::string::npos && first.find(':') == std::string::npos &&
+      first != "localhost") {
+    return "docker.io/" + ref;
+  }
+  return ref;
+}
+
 int do_pull(Ctx& ctx, CLI::App* cmd, PullOpts& o) {
   if (!check_args(ctx, cmd, o.args.size(), 1, 1)) return ctx.status;
   auto api = ctx.api();
@@ -141,7 +153,7 @@ int do_pull(Ctx& ctx, CLI::App* cmd, PullOpts& o) {
   }
   auto r = pull_image(**api, ref, o.platform, o.quiet, STDOUT_FILENO);
   if (!r) return fail(r.error());
-  if (o.quiet) (void)out(ref + "\n");
+  (void)out(canonical_ref(ref) + "\n");
   return 0;
 }
 
@@ -196,11 +208,13 @@ int do_images(Ctx& ctx, CLI::App* cmd, ImagesOpts& o) {
   if (!list) return fail(list.error());
   if (o.quiet) {
     std::string text;
-    std::set<std::string> seen;
     for (const auto& im : *list) {
+      // One line per name, as docker prints them.
       std::string id = im.value("Id", "");
-      std::string shown = o.no_trunc ? id : short_id(id);
-      if (seen.insert(shown).second) text += shown + "\n";
+      size_t names =
+          im.contains("RepoTags") && im["RepoTags"].is_array() ? im["RepoTags"].size() : 0;
+      for (size_t i = 0; i < std::max<size_t>(names, 1); i++)
+        text += (o.no_trunc ? id : short_id(id)) + "\n";
     }
     (void)out(text);
     return 0;
@@ -437,9 +451,12 @@ int do_history(Ctx& ctx, CLI::App* cmd, HistoryOpts& o) {
     }
     Json row = Json::object();
     row["Comment"] = h.value("Comment", "");
-    row["CreatedAt"] = o.human ? human_duration(now - created) + " ago" : rfc3339_nano(created, 0);
+    row["CreatedAt"] = created <= 0 ? "N/A"
+                       : o.human    ? human_duration(now - created) + " ago"
+                                    : rfc3339_nano(created, 0);
     row["CreatedBy"] = o.no_trunc ? flat : ellipsis(flat, 45);
-    row["CreatedSince"] = human_duration(now - created) + " ago";
+    // docker's history shows N/A for an image without a creation time (the epoch).
+    row["CreatedSince"] = created <= 0 ? "N/A" : human_duration(now - created) + " ago";
     row["ID"] = shown;
     row["Size"] =
         o.human ? human_size(h.value("Size", 0.0), 3) : std::to_string(h.value("Size", 0LL));

@@ -181,7 +181,10 @@ int run_or_create(Ctx& ctx, CLI::App* cmd, ContainerOpts& o, bool is_run) {
   if (cmd->get_parent() && cmd->get_parent()->get_parent()) path = "container " + path;
   if (!rest.empty() && rest[0].starts_with("-") && rest[0] != "-") {
     std::string flag = rest[0].substr(0, rest[0].find('='));
-    return cmd_error(path, "unknown flag: " + flag, kExitDaemon);
+    (void)err_out("unknown flag: " + flag + "\n\nUsage:  berth " + path +
+                  " [OPTIONS] IMAGE [COMMAND] [ARG...]\n\nRun 'berth " + path +
+                  " --help' for more information\n");
+    return kExitDaemon;
   }
   if (rest.empty()) {
     return usage_error(cmd, "'berth " + path + "' requires at least 1 argument", false);
@@ -329,14 +332,17 @@ int do_attach(Ctx& ctx, CLI::App* cmd, AttachOpts& o) {
     else
       (void)(*api)->call("POST", "/containers/" + id + "/kill?signal=" + std::to_string(sig));
   };
+  bool detached = false;
+  po.detached = &detached;
   auto p = pump(*h, po);
   raw.reset();
   if (!p) return fail(p.error());
-  // The container's exit status, when it has exited (not after a detach).
-  auto after = (*api)->get_json("/containers/" + id + "/json");
-  if (after && !(*after)["State"].value("Running", true))
-    return (*after)["State"].value("ExitCode", 0);
-  return 0;
+  if (detached) return 0;
+  // The stream ended with the container (or its stdin): its exit status, like docker's
+  // attach, which waits for the container to stop.
+  auto w = (*api)->post_json("/containers/" + id + "/wait");
+  if (!w) return fail(w.error());
+  return w->value("StatusCode", 0);
 }
 
 }  // namespace

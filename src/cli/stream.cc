@@ -117,6 +117,7 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
     h.pending.clear();
   }
   bool stdin_open = o.forward_stdin;
+  bool prev_ctrl_p = false;
   std::vector<char> buf(65536);
   for (;;) {
     pollfd fds[3];
@@ -148,6 +149,13 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
         // The container sees EOF on its stdin; its output keeps coming.
         shutdown(h.fd.get(), SHUT_WR);
       } else {
+        if (o.tty && o.detached) {
+          // docker's default detach keys; the daemon acts on them, we only remember.
+          for (ssize_t i = 0; i < r; i++) {
+            if (prev_ctrl_p && buf[i] == 0x11) *o.detached = true;
+            prev_ctrl_p = buf[i] == 0x10;
+          }
+        }
         auto w = write_all(h.fd.get(), std::string_view(buf.data(), static_cast<size_t>(r)));
         if (!w) stdin_open = false;
       }

@@ -56,6 +56,8 @@ struct PumpOptions {
   bool stdin_once_close = true;
   SignalPipe* signals = nullptr;              // polled when set
   std::function<void(int signal)> on_signal;  // SIGWINCH included when caught
+  // Set when the user typed the detach keys (ctrl-p ctrl-q) on a tty: the container goes on.
+  bool* detached = nullptr;
 };
 
 // Copies until the container's output ends. stdout/stderr are written as they arrive.

@@ -29,8 +29,9 @@ std::string_view trim(std::string_view s) {
 
 Error connect_error(const Endpoint& ep, int err) {
   // The line docker prints, naming berth; the errno stays available to callers.
+  (void)err;
   return Error(
-      ErrorKind::Io, err,
+      ErrorKind::Io, 0,
       "Cannot connect to the berth daemon at " + ep.url + ". Is the berth daemon running?");
 }
 
