@@ -102,6 +102,7 @@ Result<void> Server::set_up_signals() {
 
 Result<void> Server::open_container_log() {
   if (o_.log_path.empty()) return ok();
+  made_log_ = ::access(o_.log_path.c_str(), F_OK) != 0;
   log_ = BERTH_TRY(JsonFileLog::open(o_.log_path, o_.log_max_size, o_.log_max_files));
   return ok();
 }
@@ -135,6 +136,7 @@ void Server::clean_up_after_failure() {
   ::unlink(path_in(o_.state_dir, kPidName).c_str());
   ::unlink(path_in(o_.state_dir, "init.pid").c_str());
   ::unlink(path_in(o_.state_dir, "console.sock").c_str());
+  if (made_log_) ::unlink(o_.log_path.c_str());
   if (made_state_dir_) {
     ::unlink(path_in(o_.state_dir, kShimLogName).c_str());
     ::rmdir(o_.state_dir.c_str());

@@ -207,9 +207,10 @@ class Server {
   Listener listener_;
   std::string sock_path_;
   bool made_state_dir_ = false;
-  bool started_ = false;                                // `runtime start` ran
-  bool created_ = false;                                // `runtime create` succeeded
-  bool stopping_ = false;                               // shutdown asked
+  bool made_log_ = false;  // the container log did not exist before this shim
+  bool started_ = false;   // `runtime start` ran
+  bool created_ = false;   // `runtime create` succeeded
+  bool stopping_ = false;  // shutdown asked
   std::map<std::string, std::unique_ptr<Proc>> procs_;  // "" = the init
   std::list<std::unique_ptr<Conn>> conns_;
   std::map<pid_t, int> unclaimed_;  // exits of pids not (yet) known, kept during an op

@@ -108,6 +108,17 @@ std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
   return out;
 }
 
+// The container's cgroup (cgroupsPath /berth-shim-it-<id>) in any hierarchy, v1 or v2.
+bool CgroupLeft(const std::string& id) {
+  std::string name = "berth-shim-it-" + id;
+  if (fs::exists("/sys/fs/cgroup/" + name)) return true;
+  std::error_code ec;
+  for (auto& h : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    if (fs::exists(h.path() / name)) return true;
+  }
+  return false;
+}
+
 std::pair<UniqueFd, UniqueFd> StreamPair() {
   int sv[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -295,6 +306,7 @@ class ShimTest : public ::testing::TestWithParam<std::string> {
     EXPECT_FALSE(fs::exists(StateDir() + "/sock"));
     EXPECT_TRUE(fs::exists(StateDir() + "/exit"));  // the state dir stays for berthd
     EXPECT_FALSE(fs::exists(tmp_ + "/root/" + id_)) << "runtime state left";
+    EXPECT_FALSE(CgroupLeft(id_)) << "cgroup left";
   }
 
   std::string runtime_, tmp_, id_;
@@ -599,6 +611,8 @@ void ExpectCreateFailure(ShimTest* t, const LaunchOptions& o, const std::string&
   EXPECT_EQ(msg.rfind("OCI runtime create failed: ", 0), 0u) << msg;
   EXPECT_NE(msg.find(mention), std::string::npos) << msg;
   EXPECT_FALSE(fs::exists(o.state_dir)) << "state dir left";
+  EXPECT_FALSE(fs::exists(o.log_path)) << "container log left";
+  EXPECT_FALSE(CgroupLeft(o.id)) << "cgroup left";
   EXPECT_FALSE(fs::exists(o.runtime_root + "/" + o.id)) << "runtime state left";
   EXPECT_TRUE(WaitUntil([&] { return ProcessesMentioning(o.state_dir).empty(); }, 2s));
   (void)t;
