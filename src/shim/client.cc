@@ -143,13 +143,16 @@ Result<pid_t> launch(const LaunchOptions& opts) {
     w.reset(::fcntl(p[1], F_DUPFD_CLOEXEC, kReadyFd + 1));
     if (!w) return Error::sys("dup");
   }
-  ChildProcess first(BERTH_TRY(spawn_shim(opts, w.get())));
+  pid_t first = BERTH_TRY(spawn_shim(opts, w.get()));
   w.reset();
-  auto status = first.wait();
-  if (!status) return std::move(status).error().wrap("start berth-shim");
+  // The first shim process exits as soon as it has forked the detached one. A caller that
+  // ignores SIGCHLD has it reaped by the kernel (ECHILD): that is fine too.
+  int status = 0;
+  while (::waitpid(first, &status, 0) < 0 && errno == EINTR) {
+  }
   auto report = read_report(r.get());
   if (!report) return std::move(report).error().wrap("start berth-shim");
-  return parse_report(*report, *status);
+  return parse_report(*report, status);
 }
 
 Result<std::optional<ExitInfo>> read_exit(const std::string& state_dir) {

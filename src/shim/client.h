@@ -25,7 +25,8 @@
 //                                     "exit":{...as the exit file...}}   (exit once stopped)
 //   start                         runs `runtime start`; output that the container writes
 //                                  after this goes to every stream attached before it
-//   kill {"signal":N,"all":bool}  `runtime kill [--all] id N`
+//   kill {"signal":N,"all":bool}  `runtime kill [--all] id N`; once the init has exited:
+//                                  Conflict "container <id> is not running"
 //   attach {"exec_id":"", "stdin":b,"stdout":b,"stderr":b,"stdin_once":b} + 1 fd
 //                                  the fd (a connected stream socket, usually the client's
 //                                  hijacked HTTP connection itself) receives the output:
@@ -39,7 +40,8 @@
 //                                  `runtime exec --process … [--console-socket]`; the shim
 //                                  owns its stdio, reaps it and keeps its exit code until
 //                                  the container is deleted. -> {"pid":N}
-//   resize {"exec_id":"", "height":H, "width":W}   TIOCSWINSZ on the pty master
+//   resize {"exec_id":"", "height":H, "width":W}   TIOCSWINSZ on the pty master (no-op
+//                                  without a tty)
 //   close_stdin {"exec_id":""}
 //   wait {"exec_id":""}            -> {"exit":{...}} once the process has exited
 //   shutdown                       the container must be stopped: `runtime delete`, remove
@@ -100,6 +102,8 @@ struct AttachOptions {
 // (the container exists, its init blocked before start) and listens on its socket, or with
 // the runtime's own error message if create failed (the shim then exits, leaving nothing).
 // The shim is fully detached (own session, reparented to init); berthd never reaps it.
+// Returns the shim's pid (the container's init pid is State::pid). A failed create reads like
+// docker's: "OCI runtime create failed: <the runtime's last error line>".
 Result<pid_t> launch(const LaunchOptions& opts);
 
 // Reads <state_dir>/exit, if the shim wrote it.
