@@ -231,13 +231,13 @@ json merged_config(const json& body, const image::Image& img, const std::string&
   c["Entrypoint"] = entrypoint ? json(*entrypoint) : json(nullptr);
   c["Cmd"] = cmd ? json(*cmd) : json(nullptr);
   std::vector<std::string> env = ic.env;
-  for (const auto& e : body.value("Env", std::vector<std::string>{})) merge_env(env, e);
+  for (const auto& e : get_or(body, "Env", std::vector<std::string>{})) merge_env(env, e);
   c["Env"] = env;
-  if (c.value("Hostname", "").empty()) c["Hostname"] = id.substr(0, 12);
+  if (get_or(c, "Hostname", "").empty()) c["Hostname"] = id.substr(0, 12);
   for (const char* k : {"Domainname", "User"})
     if (!c.contains(k) || c[k].is_null()) c[k] = "";
   if (c["User"] == "") c["User"] = ic.user;
-  if (c.value("WorkingDir", "").empty()) c["WorkingDir"] = ic.working_dir;
+  if (get_or(c, "WorkingDir", "").empty()) c["WorkingDir"] = ic.working_dir;
   for (const char* k :
        {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"})
     if (!c.contains(k) || c[k].is_null()) c[k] = false;
@@ -254,7 +254,7 @@ json merged_config(const json& body, const image::Image& img, const std::string&
   if (body.contains("Volumes") && body["Volumes"].is_object()) vols.update(body["Volumes"]);
   c["Volumes"] = vols.empty() ? json(nullptr) : vols;
   if (!c.contains("OnBuild")) c["OnBuild"] = nullptr;
-  if (c.value("StopSignal", "").empty() && !ic.stop_signal.empty())
+  if (get_or(c, "StopSignal", "").empty() && !ic.stop_signal.empty())
     c["StopSignal"] = ic.stop_signal;
   return c;
 }
@@ -263,17 +263,17 @@ json normalized_host_config(const json& req, const Config& engine_config) {
   json hc = host_config_defaults();
   for (const auto& [k, v] : req.items())
     if (!v.is_null()) hc[k] = v;
-  std::string net = hc.value("NetworkMode", "");
+  std::string net = get_or(hc, "NetworkMode", "");
   if (net.empty() || net == "default" || net == "bridge") hc["NetworkMode"] = "none";
   if (!hc["RestartPolicy"].is_object()) hc["RestartPolicy"] = json::object();
-  if (hc["RestartPolicy"].value("Name", "").empty()) hc["RestartPolicy"]["Name"] = "no";
+  if (get_or(hc["RestartPolicy"], "Name", "").empty()) hc["RestartPolicy"]["Name"] = "no";
   if (!hc["RestartPolicy"].contains("MaximumRetryCount"))
     hc["RestartPolicy"]["MaximumRetryCount"] = 0;
-  if (hc.value("Runtime", "").empty()) hc["Runtime"] = engine_config.default_runtime;
-  int64_t mem = hc.value("Memory", int64_t{0});
-  if (mem > 0 && hc.value("MemorySwap", int64_t{0}) == 0) hc["MemorySwap"] = 2 * mem;
-  if (hc.value("ShmSize", int64_t{0}) <= 0) hc["ShmSize"] = 64 * 1024 * 1024;
-  if (!hc["LogConfig"].is_object() || hc["LogConfig"].value("Type", "").empty())
+  if (get_or(hc, "Runtime", "").empty()) hc["Runtime"] = engine_config.default_runtime;
+  int64_t mem = get_or(hc, "Memory", int64_t{0});
+  if (mem > 0 && get_or(hc, "MemorySwap", int64_t{0}) == 0) hc["MemorySwap"] = 2 * mem;
+  if (get_or(hc, "ShmSize", int64_t{0}) <= 0) hc["ShmSize"] = 64 * 1024 * 1024;
+  if (!hc["LogConfig"].is_object() || get_or(hc["LogConfig"], "Type", "").empty())
     hc["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
   return hc;
 }
@@ -281,7 +281,7 @@ json normalized_host_config(const json& req, const Config& engine_config) {
 // /etc/resolv.conf for the container: the host's, without loopback name servers (they are
 // unreachable from a network namespace of its own), with --dns/--dns-search/--dns-option.
 std::string resolv_conf(const json& hc) {
-  bool host_net = hc.value("NetworkMode", "") == "host";
+  bool host_net = get_or(hc, "NetworkMode", "") == "host";
   std::string host = read_file("/etc/resolv.conf", 1 << 20).value_or(std::string());
   std::vector<std::string> ns, search, options, other;
   for (std::string_view line : split(host, '\n')) {
@@ -321,7 +321,7 @@ std::string resolv_conf(const json& hc) {
 
 std::string hosts_file(const json& hc) {
   std::string out;
-  if (hc.value("NetworkMode", "") == "host") {
+  if (get_or(hc, "NetworkMode", "") == "host") {
     out = read_file("/etc/hosts", 1 << 20).value_or(std::string());
   } else {
     out =
@@ -363,17 +363,17 @@ image::BundleOptions bundle_options(const json& body, const json& config) {
   image::BundleOptions b;
   b.entrypoint = strslice(body, "Entrypoint");
   b.cmd = strslice(body, "Cmd");
-  b.env = body.value("Env", std::vector<std::string>{});
-  std::string user = body.value("User", "");
+  b.env = get_or(body, "Env", std::vector<std::string>{});
+  std::string user = get_or(body, "User", "");
   if (!user.empty()) b.user = user;
-  std::string wd = body.value("WorkingDir", "");
+  std::string wd = get_or(body, "WorkingDir", "");
   if (!wd.empty()) b.working_dir = wd;
-  b.hostname = config.value("Hostname", "");
-  b.tty = body.value("Tty", false);
+  b.hostname = get_or(config, "Hostname", "");
+  b.tty = get_or(body, "Tty", false);
   const json& hc = body.contains("HostConfig") && body["HostConfig"].is_object()
                        ? body["HostConfig"]
                        : json::object();
-  b.read_only = hc.value("ReadonlyRootfs", false);
+  b.read_only = get_or(hc, "ReadonlyRootfs", false);
   return b;
 }
 
@@ -459,7 +459,7 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
                             "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
     if (name[0] == '/') name.erase(0, 1);
   }
-  std::string image_ref = body.value("Image", "");
+  std::string image_ref = get_or(body, "Image", "");
   if (image_ref.empty()) return Error::invalid("invalid reference format");
   BERTH_TRY(validate_host_config(hc_req, config));
   auto resolved = images.resolve(image_ref);
@@ -480,14 +480,14 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
   c->host_config = normalized_host_config(hc_req, config);
   c->origin.image = image_ref;
   c->origin.image_id = img.record.config.str();
-  c->origin.runtime = c->host_config.value("Runtime", config.default_runtime);
+  c->origin.runtime = get_or(c->host_config, "Runtime", config.default_runtime);
   c->origin.snapshot_key = id;
   if (body.contains("NetworkingConfig") && body["NetworkingConfig"].is_object())
     c->origin.networking_config = body["NetworkingConfig"];
 
   const std::string bundle = c->dir + "/bundle";
   bool bundle_made = false;
-  auto steps = [&]() -> Result<void> {
+  auto do_steps = [&]() -> Result<void> {
     if (mkdir(c->dir.c_str(), 0710) != 0) return Error::sys("create " + berth::quoted(c->dir));
     oci::Spec spec = BERTH_TRY(
         images.create_bundle(img, c->origin.snapshot_key, bundle, bundle_options(body, c->config)));
@@ -501,7 +501,7 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
     c->origin.mounts = std::move(mounts);
     BERTH_TRY(
         write_etc_files(c->dir, c->host_config,
-                        spec.hostname.empty() ? c->config.value("Hostname", "") : spec.hostname));
+                        spec.hostname.empty() ? get_or(c->config, "Hostname", "") : spec.hostname));
     BERTH_TRY(write_file_atomic(bundle + "/config.json", oci::to_json(spec), 0644, false));
     driver_dirs(images, c->origin.snapshot_key, c->origin);
     ContainerRow row{.id = id,
@@ -517,6 +517,13 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
                              "\". You have to remove (or rename) that container to be able to "
                              "reuse that name.");
     return ins;
+  };
+  auto steps = [&]() -> Result<void> {
+    try {
+      return do_steps();
+    } catch (const std::exception& e) {  // nothing half-created on any failure
+      return Error::internal(std::string("internal error: ") + e.what());
+    }
   }();
   if (!steps) {
     if (bundle_made) (void)images.remove_bundle(c->origin.snapshot_key, bundle);

@@ -134,16 +134,16 @@ Result<std::string> exec_process(const ContainerService::Ctr& c, const Container
   UniqueFd root(::open((c.dir + "/bundle/rootfs").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Error::sys("open the container's root");
   oci::image::ImageConfig ic;
-  ic.config.env = c.config.value("Env", std::vector<std::string>{});
-  ic.config.user = c.config.value("User", "");
-  ic.config.working_dir = c.config.value("WorkingDir", "");
+  ic.config.env = get_or(c.config, "Env", std::vector<std::string>{});
+  ic.config.user = get_or(c.config, "User", "");
+  ic.config.working_dir = get_or(c.config, "WorkingDir", "");
   image::BundleOptions bo;
   bo.entrypoint = e.cmd;
   bo.env = e.env;
   if (!e.user.empty()) bo.user = e.user;
   if (!e.working_dir.empty()) bo.working_dir = e.working_dir;
   bo.tty = e.tty;
-  bo.hostname = c.config.value("Hostname", "");
+  bo.hostname = get_or(c.config, "Hostname", "");
   oci::Spec s = BERTH_TRY(image::spec_from_image(ic, root.get(), bo));
   oci::Process p = std::move(*s.process);
   if (cspec.process) {

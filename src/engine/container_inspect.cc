@@ -62,7 +62,7 @@ std::string status_text(const RunState& st) {
 
 json ContainerService::Impl::inspect(Ctr& c, bool size) {
   const RunState& st = c.st;
-  const std::string net = c.host_config.value("NetworkMode", "none");
+  const std::string net = get_or(c.host_config, "NetworkMode", "none");
   json state = {
       {"Status", st.status},
       {"Running", st.status == "running" || st.status == "paused" || st.status == "restarting"},
@@ -75,7 +75,7 @@ json ContainerService::Impl::inspect(Ctr& c, bool size) {
       {"Error", st.error},
       {"StartedAt", st.started_at},
       {"FinishedAt", st.finished_at}};
-  std::string log_path = c.host_config["LogConfig"].value("Type", "json-file") == "none"
+  std::string log_path = get_or(c.host_config["LogConfig"], "Type", "json-file") == "none"
                              ? ""
                              : c.dir + "/" + c.id + "-json.log";
   json networks = json::object();
@@ -139,21 +139,21 @@ json ContainerService::Impl::inspect(Ctr& c, bool size) {
 
 json ContainerService::Impl::summary(Ctr& c, bool size) {
   json networks = json::object();
-  const std::string net = c.host_config.value("NetworkMode", "none");
+  const std::string net = get_or(c.host_config, "NetworkMode", "none");
   networks[net] = network_entry();
-  json labels = c.config.value("Labels", json::object());
+  json labels = get_or(c.config, "Labels", json::object());
   if (!labels.is_object()) labels = json::object();
   json mounts = json::array();
   for (const auto& m : c.origin.mounts) {
-    json e = {{"Type", m.value("Type", "")},
-              {"Source", m.value("Source", "")},
-              {"Destination", m.value("Destination", "")},
-              {"Mode", m.value("Mode", "")},
-              {"RW", m.value("RW", true)},
-              {"Propagation", m.value("Propagation", "")}};
+    json e = {{"Type", get_or(m, "Type", "")},
+              {"Source", get_or(m, "Source", "")},
+              {"Destination", get_or(m, "Destination", "")},
+              {"Mode", get_or(m, "Mode", "")},
+              {"RW", get_or(m, "RW", true)},
+              {"Propagation", get_or(m, "Propagation", "")}};
     if (m.contains("Name")) {
       e["Name"] = m["Name"];
-      e["Driver"] = m.value("Driver", "local");
+      e["Driver"] = get_or(m, "Driver", "local");
     }
     mounts.push_back(std::move(e));
   }
@@ -255,7 +255,7 @@ Result<json> ContainerService::Impl::list(const ListOptions& opts) {
         }))
       continue;
     if (const auto* v = values("label")) {
-      const json labels = c.config.value("Labels", json::object());
+      const json labels = get_or(c.config, "Labels", json::object());
       if (!std::all_of(v->begin(), v->end(),
                        [&](const std::string& f) { return label_match(labels, f); }))
         continue;
@@ -270,13 +270,14 @@ Result<json> ContainerService::Impl::list(const ListOptions& opts) {
             ancestor_ids.end() &&
         !any(values("ancestor"), [&](const std::string& v) { return v == c.origin.image; }))
       continue;
-    if (!any(values("network"),
-             [&](const std::string& v) { return v == c.host_config.value("NetworkMode", "none"); }))
+    if (!any(values("network"), [&](const std::string& v) {
+          return v == get_or(c.host_config, "NetworkMode", "none");
+        }))
       continue;
     if (!any(values("volume"), [&](const std::string& v) {
           return std::any_of(c.origin.mounts.begin(), c.origin.mounts.end(), [&](const json& m) {
-            return m.value("Name", "") == v || m.value("Source", "") == v ||
-                   m.value("Destination", "") == v;
+            return get_or(m, "Name", "") == v || get_or(m, "Source", "") == v ||
+                   get_or(m, "Destination", "") == v;
           });
         }))
       continue;

@@ -131,8 +131,8 @@ Result<void> ContainerService::Impl::start_locked(const std::shared_ptr<Ctr>& c)
   std::string runtime = BERTH_TRY(runtime_binary(c->origin.runtime));
   const std::string sdir = shim_dir(c->id);
   (void)sys::remove_tree(sdir);  // a previous run's exit file and socket
-  const json& log_cfg = c->host_config.value("LogConfig", json::object());
-  const json& log_opts = log_cfg.value("Config", json::object());
+  const json& log_cfg = get_or(c->host_config, "LogConfig", json::object());
+  const json& log_opts = get_or(log_cfg, "Config", json::object());
   shim::LaunchOptions lo;
   lo.shim_binary = config.shim_binary;
   lo.id = c->id;
@@ -141,8 +141,8 @@ Result<void> ContainerService::Impl::start_locked(const std::shared_ptr<Ctr>& c)
   lo.runtime = runtime;
   lo.runtime_root = runtime_root();
   lo.tty = c->tty();
-  lo.stdin = c->config.value("OpenStdin", false);
-  if (log_cfg.value("Type", "json-file") != "none")
+  lo.stdin = get_or(c->config, "OpenStdin", false);
+  if (get_or(log_cfg, "Type", "json-file") != "none")
     lo.log_path = c->dir + "/" + c->id + "-json.log";
   lo.log_max_size = config.log_max_size;
   lo.log_max_files = config.log_max_files;
@@ -262,16 +262,16 @@ void ContainerService::Impl::handle_exit(const std::shared_ptr<Ctr>& c,
                        exit.reason.find("out of memory") != std::string::npos;
     c->st.finished_at = exit.exited_at.empty() ? rfc3339_nano(now_ns()) : exit.exited_at;
 
-    const json& policy = c->host_config.value("RestartPolicy", json::object());
-    std::string name = policy.value("Name", "no");
-    int max = policy.value("MaximumRetryCount", 0);
+    const json& policy = get_or(c->host_config, "RestartPolicy", json::object());
+    std::string name = get_or(policy, "Name", "no");
+    int max = get_or(policy, "MaximumRetryCount", 0);
     if (!c->removing && !c->st.manually_stopped && !stopping) {
       if (name == "always" || name == "unless-stopped")
         restart = true;
       else if (name == "on-failure")
         restart = exit.status != 0 && (max == 0 || c->st.restart_count < max);
     }
-    auto_remove = !restart && !c->removing && c->host_config.value("AutoRemove", false);
+    auto_remove = !restart && !c->removing && get_or(c->host_config, "AutoRemove", false);
     if (restart) {
       // docker's back-off: 100 ms, doubling, at most a minute; reset after 10 s of running.
       int64_t ran = parse_rfc3339(c->st.finished_at) - started;
@@ -391,9 +391,9 @@ Result<void> ContainerService::Impl::kill(const std::shared_ptr<Ctr>& c, int sig
 Result<bool> ContainerService::Impl::stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout,
                                           const std::string& signal) {
   int sig = SIGTERM;
-  std::string name = signal.empty() ? c->config.value("StopSignal", "") : signal;
+  std::string name = signal.empty() ? get_or(c->config, "StopSignal", "") : signal;
   if (!name.empty()) sig = BERTH_TRY(parse_signal(name));
-  int secs = timeout ? *timeout : c->config.value("StopTimeout", 10);
+  int secs = timeout ? *timeout : get_or(c->config, "StopTimeout", 10);
   uint64_t seq = 0;
   bool paused = false;
   {

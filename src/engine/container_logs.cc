@@ -24,9 +24,9 @@ std::optional<Entry> parse_entry(std::string_view line) {
   json j = json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   Entry e;
-  e.err = j.value("stream", "stdout") == "stderr";
-  e.text = j.value("log", "");
-  e.time_ns = parse_rfc3339(j.value("time", ""));
+  e.err = get_or(j, "stream", "stdout") == "stderr";
+  e.text = get_or(j, "log", "");
+  e.time_ns = parse_rfc3339(get_or(j, "time", ""));
   return e;
 }
 
@@ -132,10 +132,10 @@ Result<void> ContainerService::Impl::logs(const std::shared_ptr<Ctr>& c, const L
   bool running = false;
   {
     std::lock_guard lk(c->mu);
-    const json& lc = c->host_config.value("LogConfig", json::object());
-    if (lc.value("Type", "json-file") == "none")
+    const json& lc = get_or(c->host_config, "LogConfig", json::object());
+    if (get_or(lc, "Type", "json-file") == "none")
       return Error::invalid("configured logging driver does not support reading");
-    const json& cfg = lc.value("Config", json::object());
+    const json& cfg = get_or(lc, "Config", json::object());
     if (cfg.contains("max-file") && cfg["max-file"].is_string())
       max_files = std::max(1, atoi(cfg["max-file"].get<std::string>().c_str()));
     path = c->dir + "/" + c->id + "-json.log";
@@ -226,10 +226,10 @@ Result<void> ContainerService::Impl::attach(const std::shared_ptr<Ctr>& c, const
   }
   if (!req.stream) return ok();
   shim::AttachOptions ao;
-  ao.stdin = req.stdin && c->config.value("OpenStdin", false);
+  ao.stdin = req.stdin && get_or(c->config, "OpenStdin", false);
   ao.stdout = req.stdout;
   ao.stderr = req.stderr;
-  ao.stdin_once = c->config.value("StdinOnce", false);
+  ao.stdin_once = get_or(c->config, "StdinOnce", false);
   std::lock_guard op(c->op);
   std::unique_lock lk(c->mu);
   if (c->removed) return Error::not_found("No such container: " + c->id);

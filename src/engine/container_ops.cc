@@ -365,7 +365,7 @@ Result<nlohmann::json> ContainerService::prune(const Filters& filters) {
       std::lock_guard lk(c->mu);
       if (c->running_like() || c->removed || c->st.status == "removing") continue;
       if (c->created_ns >= until) continue;
-      json l = c->config.value("Labels", json::object());
+      json l = get_or(c->config, "Labels", json::object());
       if (!std::all_of(labels.begin(), labels.end(), [&](auto& f) { return has_label(l, f); }))
         continue;
       if (std::any_of(not_labels.begin(), not_labels.end(),

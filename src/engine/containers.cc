@@ -157,29 +157,29 @@ json state_to_json(const RunState& st, const Origin& o) {
 }
 
 void state_from_json(const json& j, RunState& st, Origin& o) {
-  st.status = j.value("Status", "created");
-  st.pid = j.value("Pid", 0);
-  st.exit_code = j.value("ExitCode", 0);
-  st.error = j.value("Error", "");
-  st.oom_killed = j.value("OOMKilled", false);
-  st.started_at = j.value("StartedAt", kZeroTime);
-  st.finished_at = j.value("FinishedAt", kZeroTime);
-  st.restart_count = j.value("RestartCount", 0);
-  st.manually_stopped = j.value("ManuallyStopped", false);
-  st.has_been_started = j.value("HasBeenStarted", false);
-  st.shim_active = j.value("ShimActive", false);
+  st.status = get_or(j, "Status", "created");
+  st.pid = get_or(j, "Pid", 0);
+  st.exit_code = get_or(j, "ExitCode", 0);
+  st.error = get_or(j, "Error", "");
+  st.oom_killed = get_or(j, "OOMKilled", false);
+  st.started_at = get_or(j, "StartedAt", kZeroTime);
+  st.finished_at = get_or(j, "FinishedAt", kZeroTime);
+  st.restart_count = get_or(j, "RestartCount", 0);
+  st.manually_stopped = get_or(j, "ManuallyStopped", false);
+  st.has_been_started = get_or(j, "HasBeenStarted", false);
+  st.shim_active = get_or(j, "ShimActive", false);
   const json& g = j.contains("Origin") ? j["Origin"] : json::object();
-  o.image = g.value("Image", "");
-  o.image_id = g.value("ImageID", "");
-  o.path = g.value("Path", "");
-  o.args = g.value("Args", std::vector<std::string>{});
-  o.runtime = g.value("Runtime", "");
-  o.snapshot_key = g.value("SnapshotKey", "");
-  o.driver_lower = g.value("LowerDir", "");
-  o.driver_upper = g.value("UpperDir", "");
-  o.driver_work = g.value("WorkDir", "");
-  o.networking_config = g.value("NetworkingConfig", json::object());
-  o.mounts = g.value("Mounts", json::array());
+  o.image = get_or(g, "Image", "");
+  o.image_id = get_or(g, "ImageID", "");
+  o.path = get_or(g, "Path", "");
+  o.args = get_or(g, "Args", std::vector<std::string>{});
+  o.runtime = get_or(g, "Runtime", "");
+  o.snapshot_key = get_or(g, "SnapshotKey", "");
+  o.driver_lower = get_or(g, "LowerDir", "");
+  o.driver_upper = get_or(g, "UpperDir", "");
+  o.driver_work = get_or(g, "WorkDir", "");
+  o.networking_config = get_or(g, "NetworkingConfig", json::object());
+  o.mounts = get_or(g, "Mounts", json::array());
 }
 
 // ---- Impl: lookup, names, persistence -------------------------------------------------------
@@ -279,6 +279,20 @@ void ContainerService::Impl::event(const Ctr& c, const std::string& action,
 
 // ---- public entry points ----------------------------------------------------------------------
 
+namespace {
+
+// Request JSON is checked before use, but nothing thrown below may cross into the API layer.
+template <class F>
+auto guarded(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Error::internal(std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace
+
 ContainerService::ContainerService(const Config& config, image::ImageService& images,
                                    EventBus& events, Store& store)
     : impl_(std::make_unique<Impl>(config, images, events, store)) {}
@@ -303,7 +317,7 @@ void ContainerService::shutdown() {
 }
 
 Result<CreateResult> ContainerService::create(const std::string& name, const nlohmann::json& body) {
-  return impl_->create(name, body);
+  return guarded([&] { return impl_->create(name, body); });
 }
 
 Result<bool> ContainerService::start(const std::string& ref) {
@@ -348,7 +362,9 @@ Result<void> ContainerService::remove(const std::string& ref, bool force, bool /
   return impl_->remove(BERTH_TRY(impl_->find(ref)), force);
 }
 
-Result<nlohmann::json> ContainerService::list(const ListOptions& opts) { return impl_->list(opts); }
+Result<nlohmann::json> ContainerService::list(const ListOptions& opts) {
+  return guarded([&] { return impl_->list(opts); });
+}
 
 Result<nlohmann::json> ContainerService::inspect(const std::string& ref, bool size) {
   auto c = BERTH_TRY(impl_->find(ref));
@@ -376,11 +392,12 @@ Result<void> ContainerService::attach(const std::string& ref, const AttachReques
 
 Result<std::string> ContainerService::exec_create(const std::string& ref,
                                                   const nlohmann::json& body) {
-  return impl_->exec_create(BERTH_TRY(impl_->find(ref)), body);
+  auto c = BERTH_TRY(impl_->find(ref));
+  return guarded([&] { return impl_->exec_create(c, body); });
 }
 
 Result<void> ContainerService::exec_start(const std::string& exec_id, bool detach, UniqueFd fd) {
-  return impl_->exec_start(exec_id, detach, std::move(fd));
+  return guarded([&] { return impl_->exec_start(exec_id, detach, std::move(fd)); });
 }
 
 Result<nlohmann::json> ContainerService::exec_inspect(const std::string& exec_id) {

@@ -36,6 +36,24 @@ namespace berth::engine {
 
 using json = nlohmann::json;
 
+// A field of a JSON object, or `def` when the object, the field or its type is not there
+// (request JSON may hold null anywhere; nlohmann's value() throws on it).
+template <class T>
+T get_or(const json& j, std::string_view key, T def) {
+  if (!j.is_object()) return def;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return def;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    return def;
+  }
+}
+inline std::string get_or(const json& j, std::string_view key, const char* def) {
+  return get_or<std::string>(j, key, std::string(def));
+}
+inline int get_or(const json& j, std::string_view key, int def) { return get_or<int>(j, key, def); }
+
 inline constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
 // docker's State, plus what the engine needs to carry across restarts. Persisted as the
