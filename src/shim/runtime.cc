@@ -73,7 +73,7 @@ Result<RuntimeRun> Runtime::run(const std::vector<std::string>& args, RuntimeStd
   posix_spawnattr_setsigdefault(&attr, &all_signals);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);  // "runc" works too
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Error::from_errno(rc, "exec " + binary_);

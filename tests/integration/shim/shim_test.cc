@@ -445,6 +445,25 @@ TEST_P(ShimTest, ExecOutputExitAndKill) {
   Demuxed d = Demux(ReadToEof(mine.get()));
   EXPECT_EQ(d.out, "exec-out\n");
   EXPECT_EQ(d.err, "exec-err\n");
+  // The exec's pipes, console socket and files are gone once it has ended.
+  auto fds = [&] {
+    return std::distance(fs::directory_iterator("/proc/" + std::to_string(shim_pid_) + "/fd"),
+                         fs::directory_iterator{});
+  };
+  auto before = fds();
+  for (int i = 0; i < 5; i++) {
+    auto [m, t] = StreamPair();
+    std::string id = "loop" + std::to_string(i);
+    ASSERT_TRUE(c.exec(id, process.dump(), {}, t.get()));
+    t.reset();
+    ASSERT_TRUE(c.wait(id));
+    ReadToEof(m.get());
+  }
+  EXPECT_EQ(fds(), before);
+  std::vector<std::string> left;
+  for (auto& f : fs::directory_iterator(StateDir())) left.push_back(f.path().filename());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"pid", "shim.log", "sock"}));
   auto again = c.exec("e1", process.dump(), {}, -1);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().kind(), ErrorKind::Conflict);
