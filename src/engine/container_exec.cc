@@ -2,6 +2,8 @@
 // the container's shim, their exit collected by a waiter thread.
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "engine/containers_internal.h"
@@ -10,6 +12,8 @@
 
 namespace berth::engine {
 namespace {
+
+constexpr long kProbeMicros = 50'000;
 
 std::string random_hex64() {
   unsigned char b[32];
@@ -229,6 +233,25 @@ Result<void> ContainerService::Impl::exec_start(const std::string& exec_id, bool
     if (!c->removed) event(*c, "exec_die", {{"execID", e->id}, {"exitCode", std::to_string(code)}});
   });
   return ok();
+}
+
+void ContainerService::Impl::probe_exec(Exec& e) {
+  {
+    std::lock_guard lk(exec_mu);
+    if (!e.running) return;
+  }
+  auto client = shim::Client::connect(shim_dir(e.container_id));
+  if (!client) return;
+  // An exited process is answered at once; a running one is not worth waiting for.
+  timeval tv{.tv_sec = 0, .tv_usec = kProbeMicros};
+  setsockopt(client->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto r = client->wait(e.id);
+  if (!r) return;
+  std::lock_guard lk(exec_mu);
+  if (!e.running) return;
+  e.running = false;
+  e.exit_code = r->status;
+  e.pid = 0;
 }
 
 json ContainerService::Impl::exec_json(const Exec& e) {

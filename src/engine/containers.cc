@@ -402,6 +402,7 @@ Result<void> ContainerService::exec_start(const std::string& exec_id, bool detac
 
 Result<nlohmann::json> ContainerService::exec_inspect(const std::string& exec_id) {
   auto e = BERTH_TRY(impl_->find_exec(exec_id));
+  impl_->probe_exec(*e);
   std::lock_guard lk(impl_->exec_mu);
   return impl_->exec_json(*e);
 }

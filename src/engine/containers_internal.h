@@ -209,6 +209,9 @@ struct ContainerService::Impl {
   Result<void> exec_start(const std::string& exec_id, bool detach, UniqueFd fd);
   Result<std::shared_ptr<Exec>> find_exec(const std::string& exec_id);
   json exec_json(const Exec& e);
+  // A running exec whose exit the waiter has not recorded yet (a client inspecting right after
+  // its stream ended): asks the shim, briefly.
+  void probe_exec(Exec& e);
   void drop_execs(Ctr& c);
 
   // --- recovery.cc
