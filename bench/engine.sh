@@ -152,12 +152,14 @@ timed() {
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# RssAnon: the private part of a process's resident set (its code pages are shared).
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Sum of the RSS of the given process names' processes whose command line mentions $work.
 rss_of() {
   local total=0 pid
   for pid in $(pgrep -f "$1" || true); do
     grep -q "$work" "/proc/$pid/cmdline" 2>/dev/null || grep -q "$work" "/proc/$pid/environ" 2>/dev/null || continue
-    total=$((total + $(rss_kib "$pid")))
+    total=$((total + $(${2:-rss_kib} "$pid")))
   done
   echo "$total"
 }
@@ -176,7 +178,7 @@ for engine in $ENGINES; do
         id=$("$BERTH" -H "unix://$work/berth/sock" run -d "$IMAGE" sleep 600)
         sleep 1
         shim=$(pgrep -f "berth-shim.*${id:0:12}" | head -n1 || true)
-        [[ -n "$shim" ]] && rss[berth-shim]=$(rss_kib "$shim")
+        [[ -n "$shim" ]] && rss[berth-shim]=$(rss_kib "$shim") && rss[berth-shim-anon]=$(anon_kib "$shim")
         "$BERTH" -H "unix://$work/berth/sock" rm -f "$id" >/dev/null
         rss[berthd-after]=$(rss_kib "$BERTHD_PID")
       else
@@ -192,8 +194,8 @@ for engine in $ENGINES; do
       timed docker env DOCKER_HOST="unix://$work/docker/sock" "$DOCKER_CLI" run --rm --network none "$IMAGE" true
       id=$(DOCKER_HOST=unix://$work/docker/sock "$DOCKER_CLI" run -d --network none "$IMAGE" sleep 600)
       sleep 1
-      rss[containerd-shim]=$(rss_of "containerd-shim-runc-v2.*$id")
-      [[ ${rss[containerd-shim]} -gt 0 ]] || rss[containerd-shim]=$(rss_of containerd-shim-runc-v2)
+      rss[containerd-shim]=$(rss_of containerd-shim-runc-v2)
+      rss[containerd-shim-anon]=$(rss_of containerd-shim-runc-v2 anon_kib)
       DOCKER_HOST=unix://$work/docker/sock "$DOCKER_CLI" rm -f "$id" >/dev/null
       stop_pid "$DOCKERD_PID"
       DOCKERD_PID=""
@@ -213,6 +215,7 @@ for engine in $ENGINES; do
       id=$("$work/podman" run -d --network none --cgroup-parent "$CGROUP_PARENT" "$IMAGE" sleep 600)
       sleep 1
       rss[conmon]=$(rss_of "conmon.*$id")
+      rss[conmon-anon]=$(rss_of "conmon.*$id" anon_kib)
       "$work/podman" rm -f -t 0 "$id" >/dev/null
       ;;
     *) die "unknown engine $engine (berth, docker-berthd, docker, podman)" ;;
@@ -242,7 +245,8 @@ report=$work/report.md
   echo "|---|---:|---:|---:|"
   echo "| daemon idle (after load) | $(mib berthd) | $(mib dockerd) (dockerd + containerd) | - |"
   echo "| daemon after the runs | $(mib berthd-after) | - | - |"
-  echo "| per idle container | $(mib berth-shim) (berth-shim) | $(mib containerd-shim) (containerd-shim-runc-v2) | $(mib conmon) (conmon) |"
+  echo "| per idle container, VmRSS | $(mib berth-shim) (berth-shim) | $(mib containerd-shim) (containerd-shim-runc-v2) | $(mib conmon) (conmon) |"
+  echo "| per idle container, RssAnon (private) | $(mib berth-shim-anon) | $(mib containerd-shim-anon) | $(mib conmon-anon) |"
 } >"$report"
 echo
 cat "$report"
