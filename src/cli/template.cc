@@ -568,9 +568,10 @@ class Evaluator {
     } else if (v.is_object()) {
       for (auto it = v.begin(); it != v.end(); ++it)
         items.emplace_back(json(it.key()), &it.value());
-    } else if (v.is_number_integer() || v.is_number_unsigned()) {
-      // Go 1.22: range over an integer.
-      return Error::invalid("template: range can't iterate over " + go_format_value(v));
+      // Go ranges over a map in key order.
+      std::sort(items.begin(), items.end(), [](const auto& x, const auto& y) {
+        return x.first.template get<std::string>() < y.first.template get<std::string>();
+      });
     } else if (truthy(v)) {
       return Error::invalid("template: range can't iterate over " + go_format_value(v));
     }
@@ -826,10 +827,6 @@ std::string go_escape_html(const std::string& s) {
 
 std::string go_json(const json& v) {
   return go_escape_html(v.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-std::string go_json_indent(const json& v) {
-  return go_escape_html(v.dump(4, ' ', false, json::error_handler_t::replace));
 }
 
 std::string go_format_value(const json& v) {

@@ -45,8 +45,6 @@ class Template {
 
 // JSON as Go's encoding/json writes it: compact, with <, > and & escaped.
 std::string go_json(const nlohmann::ordered_json& v);
-// The same, indented with 4 spaces (docker inspect).
-std::string go_json_indent(const nlohmann::ordered_json& v);
 // Go's %v of a JSON value.
 std::string go_format_value(const nlohmann::ordered_json& v);
 

@@ -31,6 +31,8 @@ Result<Endpoint> choose_endpoint(std::string_view host_flag);
 class Connection {
  public:
   static Result<Connection> open(const Endpoint& ep);
+  // Wraps a connected socket (tests, socketpairs).
+  static Connection adopt(UniqueFd fd) { return Connection(std::move(fd)); }
   Result<void> send(std::string_view data);
   // Buffered bytes first, then the socket; 0 at EOF.
   Result<size_t> read_some(char* buf, size_t len);
