@@ -186,11 +186,13 @@ Result<json> round_trip(int fd, const json& request, int pass_fd = -1) {
 }
 
 json attach_fields(const AttachOptions& o) {
-  return {{"exec_id", o.exec_id},
-          {"stdin", o.stdin},
-          {"stdout", o.stdout},
-          {"stderr", o.stderr},
-          {"stdin_once", o.stdin_once}};
+  json j = {{"exec_id", o.exec_id},
+            {"stdin", o.stdin},
+            {"stdout", o.stdout},
+            {"stderr", o.stderr},
+            {"stdin_once", o.stdin_once}};
+  if (!o.detach_keys.empty()) j["detach_keys"] = o.detach_keys;
+  return j;
 }
 
 }  // namespace

@@ -35,7 +35,8 @@
 //                                  bytes read from it go to the process's stdin when "stdin".
 //                                  The shim closes it when the process has exited and its
 //                                  output is drained. EOF on it closes the process's stdin
-//                                  if stdin_once.
+//                                  if stdin_once. "detach_keys" (optional): when read from it,
+//                                  the shim closes the stream and leaves stdin open.
 //   exec {"exec_id":"x","process":{OCI process JSON},"stdin":b} + 0..1 fds (as attach)
 //                                  `runtime exec --process … [--console-socket]`; the shim
 //                                  owns its stdio, reaps it and keeps its exit code until
@@ -96,6 +97,9 @@ struct State {
 struct AttachOptions {
   std::string exec_id;  // "" = the container's init
   bool stdin = false, stdout = true, stderr = true, stdin_once = false;
+  // Bytes that detach this stream when read from it (docker's --detach-keys, already parsed:
+  // "ctrl-p,ctrl-q" is "\x10\x11"); they are not passed to the process. Empty: none.
+  std::string detach_keys;
 };
 
 // Starts berth-shim for a container and returns once the shim has run `runtime create`

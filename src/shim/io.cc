@@ -147,6 +147,7 @@ Result<void> Server::add_attach(Proc& p, const json& req, UniqueFd fd) {
   a->out = req.value("stdout", true);
   a->err = req.value("stderr", true);
   a->once = req.value("stdin_once", false);
+  a->detach_keys = req.value("detach_keys", "");
   int type = 0;
   socklen_t len = sizeof type;
   a->is_socket = ::getsockopt(fd.get(), SOL_SOCKET, SO_TYPE, &type, &len) == 0;
@@ -205,7 +206,41 @@ void Server::read_attach_input(Attach& a) {
     update_attach_mask(a);
     return;
   }
-  write_stdin(*a.proc, std::string_view(g_buf, static_cast<size_t>(n)));
+  std::string_view data(g_buf, static_cast<size_t>(n));
+  if (a.detach_keys.empty()) {
+    write_stdin(*a.proc, data);
+    return;
+  }
+  std::string out;
+  bool detach = filter_detach_keys(a, data, out);
+  write_stdin(*a.proc, out);
+  if (detach) {
+    log::info("attach stream detached by its detach keys");
+    drop_attach(a, "");
+  }
+}
+
+// Passes input through, holding back a prefix of the detach sequence until it either completes
+// (true: the rest of the input is dropped) or turns out to be ordinary input (then it goes on).
+bool Server::filter_detach_keys(Attach& a, std::string_view in, std::string& out) {
+  const std::string& keys = a.detach_keys;
+  for (char b : in) {
+    if (b == keys[a.matched]) {
+      if (++a.matched == keys.size()) return true;
+      continue;
+    }
+    if (a.matched > 0) {
+      out.append(keys, 0, a.matched);
+      a.matched = 0;
+      if (b == keys[0]) {
+        a.matched = 1;
+        if (keys.size() == 1) return true;
+        continue;
+      }
+    }
+    out.push_back(b);
+  }
+  return false;
 }
 
 void Server::drop_attach(Attach& a, const std::string& why) {

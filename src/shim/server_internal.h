@@ -61,6 +61,8 @@ struct Attach : Watch {
   bool input_done = false;     // EOF (or the peer's shutdown) seen on its input
   bool closing = false;        // the process has ended: close once `pending` is written
   std::string pending;         // output not yet written
+  std::string detach_keys;     // a sequence that ends the stream when read from it
+  size_t matched = 0;          // how much of detach_keys the input has matched so far
   int64_t stuck_since_ms = 0;  // when a write last made no progress (0: it did)
   uint32_t mask = 0;
   ~Attach() override;  // leaves the loop
@@ -156,6 +158,7 @@ class Server {
   bool flush_attach(Attach& a);  // false: `a` was dropped (freed)
   void read_attach_input(Attach& a);
   void write_stdin(Proc& p, std::string_view data);
+  bool filter_detach_keys(Attach& a, std::string_view in, std::string& out);
   bool update_attach_mask(Attach& a);  // false: `a` was dropped (freed)
   void drop_attach(Attach& a, const std::string& why);
   void pause_stdin_readers(Proc& p, bool paused);

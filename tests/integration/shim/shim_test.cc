@@ -514,6 +514,46 @@ TEST_P(ShimTest, ExecWithATerminalIsRawAndResizable) {
   ShutDownAndExpectNothingLeft(c);
 }
 
+TEST_P(ShimTest, DetachKeysEndTheStreamAndLeaveTheContainerRunning) {
+  LaunchOptions o = Options(Config({"cat"}));
+  o.stdin = true;
+  Client c = LaunchAndConnect(o);
+  UniqueFd first = Attach(c, {.stdin = true, .detach_keys = "\x10\x11"});
+  ASSERT_TRUE(c.start());
+  // A lone ctrl-p is ordinary input; ctrl-p ctrl-q detaches and is not passed on.
+  std::string line =
+      "a\x10"
+      "b\n";
+  ASSERT_EQ(write(first.get(), line.data(), line.size()), 4);
+  std::string echoed;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        char buf[64];
+        ssize_t n = recv(first.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) echoed.append(buf, n);
+        return echoed.size() >= 12;
+      },
+      10s));
+  EXPECT_EQ(Demux(echoed).out, line);
+  std::string detach =
+      "\x10\x11"
+      "lost\n";
+  ASSERT_EQ(write(first.get(), detach.data(), detach.size()), 7);
+  EXPECT_EQ(ReadToEof(first.get()), "");  // the stream ends
+  auto st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "running");
+  // stdin is still open: a second client feeds it.
+  UniqueFd second = Attach(c, {.stdin = true, .stdin_once = true});
+  ASSERT_EQ(write(second.get(), "again\n", 6), 6);
+  ASSERT_EQ(shutdown(second.get(), SHUT_WR), 0);
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 0);
+  EXPECT_EQ(Demux(ReadToEof(second.get())).out, "again\n");
+  ShutDownAndExpectNothingLeft(c);
+}
+
 TEST_P(ShimTest, CloseStdinEndsTheInput) {
   LaunchOptions o = Options(Config({"sh", "-c", "cat; echo eof-seen"}));
   o.stdin = true;
