@@ -179,9 +179,14 @@ void attach(Exchange& ex, engine::Engine& e) {
     return ex.error(400, "Bad parameters: you must choose at least one stream");
   auto tty = e.containers().tty(id_of(ex));
   if (!tty) return ex.error(tty.error());
-  auto h = ex.hijack(*tty ? kRaw : kMultiplexed);
-  if (!h) return;
-  auto r = e.containers().attach(id_of(ex), a, std::move(h->fd));
+  bool hijacked = false;
+  auto r = e.containers().attach(id_of(ex), a, [&]() -> Result<UniqueFd> {
+    auto h = ex.hijack(*tty ? kRaw : kMultiplexed);
+    if (!h) return std::move(h).error();
+    hijacked = true;
+    return std::move(h->fd);
+  });
+  if (!r && !hijacked) return ex.error(r.error());
   if (!r) log::debug("attach " + id_of(ex) + ": " + r.error().what());
 }
 

@@ -213,28 +213,33 @@ Result<void> ContainerService::Impl::logs(const std::shared_ptr<Ctr>& c, const L
 }
 
 Result<void> ContainerService::Impl::attach(const std::shared_ptr<Ctr>& c, const AttachRequest& req,
-                                            UniqueFd fd) {
-  if (req.logs) {
-    LogOptions lo;
-    lo.stdout = req.stdout;
-    lo.stderr = req.stderr;
-    if (lo.stdout || lo.stderr) {
-      auto r = logs(
-          c, lo, [&](std::string_view data) { return write_all(fd.get(), data).has_value(); }, -1);
-      if (!r) log::debug("attach logs: " + r.error().what());
-    }
-  }
-  if (!req.stream) return ok();
+                                            const Hijack& hijack) {
   shim::AttachOptions ao;
   ao.stdin = req.stdin && get_or(c->config, "OpenStdin", false);
   ao.stdout = req.stdout;
   ao.stderr = req.stderr;
   ao.stdin_once = get_or(c->config, "StdinOnce", false);
+  // Under `op` from before the client learns that it is attached until the stream is held or
+  // handed to the shim: a start it sends meanwhile waits, so no output is missed.
   std::lock_guard op(c->op);
+  {
+    std::lock_guard lk(c->mu);
+    if (c->removed) return Error::not_found("No such container: " + c->id);
+    if (c->st.status == "paused")
+      return Error::conflict("You cannot attach to a paused container, unpause it first");
+  }
+  UniqueFd fd = BERTH_TRY(hijack());
+  if (req.logs && (req.stdout || req.stderr)) {
+    LogOptions lo;
+    lo.stdout = req.stdout;
+    lo.stderr = req.stderr;
+    auto r = logs(
+        c, lo, [&](std::string_view data) { return write_all(fd.get(), data).has_value(); }, -1);
+    if (!r) log::debug("attach logs: " + r.error().what());
+  }
+  if (!req.stream) return ok();
   std::unique_lock lk(c->mu);
-  if (c->removed) return Error::not_found("No such container: " + c->id);
-  if (c->st.status == "paused")
-    return Error::conflict("You cannot attach to a paused container, unpause it first");
+  if (c->removed) return ok();  // the stream just ends
   event(*c, "attach");
   if (c->st.status != "running") {
     c->held.push_back(HeldAttach{ao, std::move(fd)});

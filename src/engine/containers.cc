@@ -386,8 +386,13 @@ Result<void> ContainerService::logs(const std::string& ref, const LogOptions& op
 }
 
 Result<void> ContainerService::attach(const std::string& ref, const AttachRequest& req,
+                                      const Hijack& hijack) {
+  return impl_->attach(BERTH_TRY(impl_->find(ref)), req, hijack);
+}
+
+Result<void> ContainerService::attach(const std::string& ref, const AttachRequest& req,
                                       UniqueFd fd) {
-  return impl_->attach(BERTH_TRY(impl_->find(ref)), req, std::move(fd));
+  return attach(ref, req, [&]() -> Result<UniqueFd> { return std::move(fd); });
 }
 
 Result<std::string> ContainerService::exec_create(const std::string& ref,

@@ -84,6 +84,8 @@ struct AttachRequest {
   std::string detach_keys;
 };
 
+using Hijack = std::function<Result<UniqueFd>()>;
+
 struct ContainerCounts {
   int total = 0, running = 0, paused = 0, stopped = 0;
 };
@@ -134,7 +136,11 @@ class ContainerService {
   Result<void> logs(const std::string& ref, const LogOptions& opts, const Sink& sink,
                     int client_fd = -1);
   // Attaches a hijacked connection: handed to the shim now when running, else held until the
-  // next start. With logs, the log is written to it first.
+  // next start. With logs, the log is written to it first. `hijack` answers the client and
+  // returns its connection; it is called once the request is known to be valid, with the
+  // container's lifecycle held, so that a start the client sends as soon as it sees the answer
+  // cannot run before the stream is in place.
+  Result<void> attach(const std::string& ref, const AttachRequest& req, const Hijack& hijack);
   Result<void> attach(const std::string& ref, const AttachRequest& req, UniqueFd fd);
   Result<void> resize(const std::string& ref, unsigned height, unsigned width);
   Result<void> pause(const std::string& ref);

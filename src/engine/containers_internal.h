@@ -197,7 +197,8 @@ struct ContainerService::Impl {
   // --- container_logs.cc
   Result<void> logs(const std::shared_ptr<Ctr>& c, const LogOptions& opts, const Sink& sink,
                     int client_fd);
-  Result<void> attach(const std::shared_ptr<Ctr>& c, const AttachRequest& req, UniqueFd fd);
+  Result<void> attach(const std::shared_ptr<Ctr>& c, const AttachRequest& req,
+                      const Hijack& hijack);
 
   // --- container_inspect.cc
   json inspect(Ctr& c, bool size);  // c.mu held
