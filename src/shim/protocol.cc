@@ -112,6 +112,28 @@ Result<Message> recv_message(int sock) {
   return out;
 }
 
+bool json_depth_ok(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return true;
+}
+
 nlohmann::json exit_to_json(const ExitInfo& e) {
   return {
       {"status", e.status}, {"signal", e.signal}, {"exited_at", e.exited_at}, {"reason", e.reason}};

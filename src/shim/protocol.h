@@ -43,6 +43,10 @@ struct Message {
 // InvalidArgument.
 Result<Message> recv_message(int sock);
 
+// Whether the JSON text nests arrays/objects at most `max_depth` deep (strings skipped). Checked
+// before parsing a request: serializing a hostile 500,000-deep document would recurse that deep.
+bool json_depth_ok(std::string_view text, int max_depth);
+
 // ExitInfo <-> its JSON ({"status","signal","exited_at","reason"}).
 nlohmann::json exit_to_json(const ExitInfo& e);
 ExitInfo exit_from_json(const nlohmann::json& j);  // missing fields keep their defaults

@@ -29,6 +29,8 @@ namespace berth::shim {
 
 namespace {
 
+constexpr int kMaxDepth = 64;  // of a request's JSON (an OCI process object needs 4)
+
 std::string reply_text(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -260,9 +262,12 @@ void Server::conn_event(Conn& c, uint32_t events) {
     remove_conn(c);
     return;
   }
-  json req = json::parse(msg->data, nullptr, false);
-  json reply = req.is_object() ? handle(c, req, std::move(msg->fd))
-                               : error_reply(Error::invalid("request is not a JSON object"));
+  json req = json_depth_ok(msg->data, kMaxDepth) ? json::parse(msg->data, nullptr, false)
+                                                 : json(json::value_t::discarded);
+  json reply =
+      req.is_object()
+          ? handle(c, req, std::move(msg->fd))
+          : error_reply(Error::invalid("request is not a JSON object (of depth at most 64)"));
   if (reply.is_null()) {  // a wait: answered when the process exits (maybe already did)
     if (c.waiting) loop.mod(c.fd.get(), EPOLLRDHUP, &c);
     return;

@@ -711,6 +711,9 @@ TEST_P(ShimTest, HostileRequestsGetErrorsAndTheShimGoesOn) {
   json r = ask("not json");
   EXPECT_EQ(r["ok"], false);
   EXPECT_EQ(r["kind"], "invalid argument");
+  r = ask(R"({"op":"exec","exec_id":"deep","process":)" + std::string(100000, '[') +
+          std::string(100000, ']') + "}");
+  EXPECT_EQ(r["kind"], "invalid argument") << r.dump();
   r = ask(R"({"op":"bogus"})");
   EXPECT_EQ(r["error"], "unknown op \"bogus\"");
   r = ask(R"({"op":"kill","signal":"nine"})");

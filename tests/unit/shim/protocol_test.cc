@@ -75,6 +75,12 @@ TEST(ShimProtocol, ExitJsonRoundTripsAndToleratesJunk) {
   EXPECT_EQ(junk.status, 0);
 }
 
+TEST(ShimProtocol, JsonDepthIgnoresBracketsInStrings) {
+  EXPECT_TRUE(json_depth_ok(R"({"a":[{"b":"[[[[[[\"{{{{"}]})", 3));
+  EXPECT_FALSE(json_depth_ok(R"({"a":[{"b":[]}]})", 3));
+  EXPECT_TRUE(json_depth_ok("not json at all", 0));
+}
+
 TEST(ShimProtocol, ErrorReplyKeepsKindAndText) {
   auto j = error_reply(Error::conflict("container abc is not running"));
   Error e = error_from_reply(j);
