@@ -71,7 +71,7 @@ void EngineTest::TearDownTestSuite() {
 
 void EngineTest::SetUp() {
   BERTH_SKIP_UNLESS_ENGINE();
-  root_ = make_temp("berth-engine-test");
+  root_ = make_temp("bt");  // short: unix socket paths under it must fit 108 bytes
   ASSERT_FALSE(root_.empty());
   config_.data_root = root_ + "/data";
   config_.exec_root = root_ + "/exec";
