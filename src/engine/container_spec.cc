@@ -596,6 +596,12 @@ Result<void> apply_host_config(const json& hc, const json& /*config*/, const Spe
   apply_shm_size(hc, spec);
   apply_group_add(hc, spec);
   BERTH_TRY(apply_init(hc, spec));
+  // The client's terminal size from the start (docker 23+ sends it here, not in a resize).
+  if (auto it = hc.find("ConsoleSize");
+      spec.process->terminal && it != hc.end() && it->is_array() && it->size() == 2 &&
+      (*it)[0].is_number_unsigned() && (*it)[1].is_number_unsigned() && (*it)[0] != 0)
+    spec.process->console_size =
+        oci::ConsoleSize{.height = (*it)[0].get<unsigned>(), .width = (*it)[1].get<unsigned>()};
   return ok();
 }
 
