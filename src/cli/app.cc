@@ -44,6 +44,16 @@ CLI::Option* add_multi(CLI::App* app, const std::string& names, std::vector<std:
       ->type_name("list");
 }
 
+namespace {
+std::string g_only;  // the command named on the command line; "" = build every command
+}  // namespace
+
+bool wanted(const CLI::App* parent, const std::string& name) {
+  if (g_only.empty()) return true;
+  if (parent->get_parent() == nullptr) return name == g_only;
+  return parent->get_name() == g_only;
+}
+
 Groups& groups() {
   static Groups g;
   return g;
@@ -155,6 +165,21 @@ int report_parse_error(const CLI::App& app, const CLI::ParseError& e) {
 
 }  // namespace
 
+// The first word of argv that is not a global flag or its value: the command, or "".
+std::string first_command(int argc, char** argv) {
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "-H" || a == "--host" || a == "-l" || a == "--log-level" || a == "--config" ||
+        a == "-c" || a == "--context") {
+      i++;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    return a;
+  }
+  return "";
+}
+
 int run(int argc, char** argv) {
   Ctx ctx;
   CLI::App app{"A self-sufficient runtime for containers", "berth"};
@@ -170,6 +195,16 @@ int run(int argc, char** argv) {
   app.add_option("-c,--context", context, "Name of the context to use (ignored)");
   app.require_subcommand(0, 1);
 
+  g_only = first_command(argc, argv);
+  if (g_only.empty()) {
+    for (int i = 1; i < argc; i++) {
+      std::string a = argv[i];
+      if (a == "-v" || a == "--version") {
+        (void)out("berth version " BERTH_VERSION "\n");
+        return 0;
+      }
+    }
+  }
   Groups& g = groups();
   g.container = add_cmd(&app, "container", "COMMAND", "Manage containers");
   g.image = add_cmd(&app, "image", "COMMAND", "Manage images");

@@ -17,13 +17,17 @@ bool check_args(Ctx& ctx, const CLI::App* app, size_t n, size_t min, size_t max 
 // Prints "berth: <msg>" with the command's usage; returns 1.
 int usage_error(const CLI::App* app, const std::string& msg, bool run_hint);
 
+// Whether a command `name` under `parent` is needed for this invocation: only the command
+// (or group) named on the command line is built, so that a run does not pay for ~60 others.
+bool wanted(const CLI::App* parent, const std::string& name);
+
 // Registers `reg` both at the top level (`top` name, if non-empty) and under a management
 // group (`sub` name), as docker has `ps` and `container ls`.
 template <class F>
 void register_both(CLI::App& app, CLI::App* group, const std::string& top, const std::string& sub,
                    F reg) {
-  if (!top.empty()) reg(&app, top);
-  if (group && !sub.empty()) reg(group, sub);
+  if (!top.empty() && wanted(&app, top)) reg(&app, top);
+  if (group && !sub.empty() && wanted(group, sub)) reg(group, sub);
 }
 
 // Reads the positional list of a subcommand registered with add_option("args", v).

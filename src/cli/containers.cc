@@ -744,9 +744,9 @@ void add_container_commands(CLI::App& app, Ctx& ctx) {
     cmd->add_option("args", o->args);
     cmd->callback([&ctx, cmd, o, type] { ctx.status = do_inspect(ctx, cmd, *o, type); });
   };
-  inspect(&app, "inspect", "");
-  inspect(g.container, "inspect", "container");
-  inspect(g.image, "inspect", "image");
+  if (wanted(&app, "inspect")) inspect(&app, "inspect", "");
+  if (wanted(g.container, "inspect")) inspect(g.container, "inspect", "container");
+  if (wanted(g.image, "inspect")) inspect(g.image, "inspect", "image");
 
   register_both(app, g.container, "stats", "stats", [&](CLI::App* p, const std::string& n) {
     auto o = std::make_shared<StatsOpts>();
@@ -761,6 +761,7 @@ void add_container_commands(CLI::App& app, Ctx& ctx) {
     cmd->callback([&ctx, o] { ctx.status = do_stats(ctx, *o); });
   });
 
+  if (!wanted(g.container, "prune")) return;
   auto prune = std::make_shared<PruneOpts>();
   CLI::App* pc = add_cmd(g.container, "prune", "[OPTIONS]", "Remove all stopped containers");
   pc->add_flag("-f,--force", prune->force, "Do not prompt for confirmation");

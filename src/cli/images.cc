@@ -597,6 +597,7 @@ void add_image_commands(CLI::App& app, Ctx& ctx) {
     cmd->add_option("args", o->args);
     cmd->callback([&ctx, cmd, o] { ctx.status = do_history(ctx, cmd, *o); });
   });
+  if (!wanted(g.image, "prune")) return;
   auto prune = std::make_shared<ImagePruneOpts>();
   CLI::App* pc = add_cmd(g.image, "prune", "[OPTIONS]", "Remove unused images");
   pc->add_flag("-a,--all", prune->all, "Remove all unused images, not just dangling ones");

@@ -89,7 +89,10 @@ Result<int> wait_status(std::optional<client::Response>& head,
     auto h = BERTH_TRY(wait_head(conn, -1));
     head = std::move(h);
   }
-  std::string body = BERTH_TRY(head->read_all(1 << 20));
+  // The status object alone, as docker's JSON decoder reads it: the end of the chunked body
+  // may come later (berthd finishes its own work after writing the status).
+  auto line = BERTH_TRY(head->read_line());
+  std::string body = line ? *line : std::string();
   auto j = Json::parse(body, nullptr, false);
   if (!j.is_object()) return Error::invalid("malformed wait response from the daemon");
   if (j.contains("Error") && j["Error"].is_object() && j["Error"].value("Message", "") != "") {

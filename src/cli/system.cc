@@ -478,10 +478,12 @@ int do_system_prune(Ctx& ctx, SystemPruneOpts& o) {
 
 void add_system_commands(CLI::App& app, Ctx& ctx) {
   Groups& g = groups();
-  auto vo = std::make_shared<VersionOpts>();
-  CLI::App* v = add_cmd(&app, "version", "[OPTIONS]", "Show the berth version information");
-  v->add_option("-f,--format", vo->format, "Format output using a custom template");
-  v->callback([&ctx, vo] { ctx.status = do_version(ctx, *vo); });
+  if (wanted(&app, "version")) {
+    auto vo = std::make_shared<VersionOpts>();
+    CLI::App* v = add_cmd(&app, "version", "[OPTIONS]", "Show the berth version information");
+    v->add_option("-f,--format", vo->format, "Format output using a custom template");
+    v->callback([&ctx, vo] { ctx.status = do_version(ctx, *vo); });
+  }
   register_both(app, g.system, "info", "info", [&](CLI::App* p, const std::string& n) {
     auto o = std::make_shared<InfoOpts>();
     CLI::App* cmd = add_cmd(p, n, "[OPTIONS]", "Display system-wide information");
@@ -497,11 +499,14 @@ void add_system_commands(CLI::App& app, Ctx& ctx) {
     cmd->add_option("--format", o->format, "Format output using a custom template");
     cmd->callback([&ctx, o] { ctx.status = do_events(ctx, *o); });
   });
-  auto dfo = std::make_shared<DfOpts>();
-  CLI::App* df = add_cmd(g.system, "df", "[OPTIONS]", "Show docker disk usage");
-  df->add_flag("-v,--verbose", dfo->verbose, "Show detailed information on space usage");
-  df->add_option("--format", dfo->format, "Format output using a custom template");
-  df->callback([&ctx, dfo] { ctx.status = do_df(ctx, *dfo); });
+  if (wanted(g.system, "df")) {
+    auto dfo = std::make_shared<DfOpts>();
+    CLI::App* df = add_cmd(g.system, "df", "[OPTIONS]", "Show docker disk usage");
+    df->add_flag("-v,--verbose", dfo->verbose, "Show detailed information on space usage");
+    df->add_option("--format", dfo->format, "Format output using a custom template");
+    df->callback([&ctx, dfo] { ctx.status = do_df(ctx, *dfo); });
+  }
+  if (!wanted(g.system, "prune")) return;
   auto po = std::make_shared<SystemPruneOpts>();
   CLI::App* pr = add_cmd(g.system, "prune", "[OPTIONS]", "Remove unused data");
   pr->add_flag("-a,--all", po->all, "Remove all unused images not just dangling ones");
