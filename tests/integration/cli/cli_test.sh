@@ -264,7 +264,7 @@ same "images: history --no-trunc -q" history -q --no-trunc busybox
 same "images: image inspect" image inspect busybox
 if wanted "images: save and load"; then
   "$BERTH" save -o "$CLI_ENV_DIR/saved.tar" busybox
-  if tar -tf "$CLI_ENV_DIR/saved.tar" | grep -q manifest.json; then ok "images: save -o"; else not_ok "images: save -o" "no manifest.json in the archive"; fi
+  if grep -qx manifest.json < <(tar -tf "$CLI_ENV_DIR/saved.tar"); then ok "images: save -o"; else not_ok "images: save -o" "no manifest.json in the archive"; fi
   "$BERTH" save busybox >"$CLI_ENV_DIR/saved2.tar"
   cmp -s "$CLI_ENV_DIR/saved.tar" "$CLI_ENV_DIR/saved2.tar" && ok "images: save to stdout" || not_ok "images: save to stdout" "differs from save -o"
   expect "images: save missing image leaves no file" 1 'No such image' "$BERTH" save -o "$CLI_ENV_DIR/nofile.tar" no-such-image
