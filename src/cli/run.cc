@@ -164,9 +164,12 @@ int attach_and_run(Ctx& ctx, client::Client& api, const AttachFlow& f) {
       else
         (void)api.call("POST", "/containers/" + f.id + "/kill?signal=" + std::to_string(sig));
     };
+    bool detached = false;
+    po.detached = &detached;
     auto p = pump(*h, po);
     raw.reset();
     if (!p) (void)fail(p.error());
+    if (detached) return 0;  // ctrl-p ctrl-q: the container goes on without us
   }
   auto st = wait_status(wait_resp, wait_conn);
   if (!st) {

@@ -134,6 +134,14 @@ if wanted "run: -it"; then
   rc=${PIPESTATUS[0]}
   if [[ "$out" == /dev/pts/* && $rc -eq 4 ]]; then ok "run: -it"; else not_ok "run: -it" "exit $rc" "$out"; fi
 fi
+if wanted "run: -it detach keys"; then
+  # ctrl-p ctrl-q typed into the terminal: berth returns at once, the container goes on.
+  out=$( { sleep 2; printf '\020\021'; sleep 2; } | timeout 20 script -qefc "$BERTH run -it --name detachme busybox sh" /dev/null 2>&1)
+  rc=$?
+  state=$("$BERTH" inspect -f '{{.State.Running}}' detachme 2>&1)
+  if [[ $rc -eq 0 && "$state" == true ]]; then ok "run: -it detach keys"; else not_ok "run: -it detach keys" "exit $rc, running: $state" "$out"; fi
+  "$BERTH" rm -f detachme >/dev/null 2>&1
+fi
 same "run: -t without a terminal" run -it --rm busybox true
 if wanted "run: signals are proxied"; then
   "$BERTH" run --rm --name sigproxy busybox sh -c 'trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done' >"$CLI_ENV_DIR/sig.out" 2>&1 &
@@ -155,6 +163,10 @@ if wanted "lifecycle"; then
   same "lifecycle: logs --tail 1" logs --tail 1 bg
   expect "lifecycle: logs -t" 0 '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z one' "$BERTH" logs -t bg
   same "lifecycle: logs --since in the future" logs --since 2099-01-01T00:00:00Z bg
+  "$BERTH" run -d --name follow busybox sh -c 'echo first; sleep 1; echo second' >/dev/null
+  expect "lifecycle: logs -f ends with the container" 0 $'^first\nsecond$' "$BERTH" logs -f follow
+  same "lifecycle: a duplicate name" run --name follow busybox true
+  "$BERTH" rm follow >/dev/null
   same "lifecycle: exec" exec -e X=y -w /tmp bg sh -c 'echo $X; pwd'
   same "lifecycle: exec exit status" exec bg sh -c 'exit 4'
   same "lifecycle: exec command not found" exec bg no-such-command
