@@ -98,6 +98,19 @@ std::vector<int> proxied_signals() {
   return out;
 }
 
+namespace {
+// Writes to the daemon's socket without SIGPIPE when it has gone away.
+Result<void> send_all(int fd, std::string_view d) {
+  while (!d.empty()) {
+    ssize_t n = send(fd, d.data(), d.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::sys("write to the container's stdin");
+    d.remove_prefix(static_cast<size_t>(n));
+  }
+  return ok();
+}
+}  // namespace
+
 Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
   auto sink = [](int fd) {
     return [fd](std::string_view d) -> Result<void> {
@@ -156,7 +169,7 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
             prev_ctrl_p = buf[i] == 0x10;
           }
         }
-        auto w = write_all(h.fd.get(), std::string_view(buf.data(), static_cast<size_t>(r)));
+        auto w = send_all(h.fd.get(), std::string_view(buf.data(), static_cast<size_t>(r)));
         if (!w) stdin_open = false;
       }
     }

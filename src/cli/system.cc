@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "cli/command.h"
 #include "cli/format.h"
@@ -43,6 +44,18 @@ std::string kv(const std::string& indent, const std::string& key, const std::str
   std::string k = key + ":";
   if (k.size() < width) k.append(width - k.size(), ' ');
   return indent + k + value + "\n";
+}
+
+// docker prints the build time in time.ANSIC, local time: "Thu May  7 21:09:36 2026".
+std::string ansic_time(const std::string& rfc3339) {
+  auto t = parse_rfc3339(rfc3339);
+  if (!t) return rfc3339;
+  time_t secs = static_cast<time_t>(*t);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%a %b %e %H:%M:%S %Y", &tm);
+  return buf;
 }
 
 struct VersionOpts {
@@ -89,7 +102,7 @@ int do_version(Ctx& ctx, VersionOpts& o) {
          s.value("ApiVersion", "") + " (minimum version " + s.value("MinAPIVersion", "") + ")", 18);
   text += kv("  ", "Go version", s.value("GoVersion", ""), 18);
   text += kv("  ", "Git commit", s.value("GitCommit", ""), 18);
-  text += kv("  ", "Built", s.value("BuildTime", ""), 18);
+  text += kv("  ", "Built", ansic_time(s.value("BuildTime", "")), 18);
   text += kv("  ", "OS/Arch", s.value("Os", "") + "/" + s.value("Arch", ""), 18);
   text += kv("  ", "Experimental", s.value("Experimental", false) ? "true" : "false", 18);
   if (s.contains("Components") && s["Components"].is_array()) {
