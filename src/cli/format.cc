@@ -158,7 +158,7 @@ std::string go_time_string(double seconds) {
   return buf;
 }
 
-std::string rfc3339_nano(double seconds, long nanos) {
+std::string rfc3339_nano(double seconds, long nanos, bool fixed) {
   time_t t = static_cast<time_t>(std::floor(seconds));
   if (nanos < 0) nanos = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
   std::tm tm{};
@@ -166,11 +166,11 @@ std::string rfc3339_nano(double seconds, long nanos) {
   char buf[80];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
   std::string out = buf;
-  if (nanos > 0) {
+  if (nanos > 0 || fixed) {
     char frac[32];
     std::snprintf(frac, sizeof(frac), ".%09ld", nanos);
     std::string f = frac;
-    while (f.back() == '0') f.pop_back();
+    while (!fixed && f.back() == '0') f.pop_back();
     out += f;
   }
   return out + "Z";

@@ -27,7 +27,8 @@ double now_seconds();
 // Go's time.Time.String() in the local zone: "2026-11-22 10:48:28 +0000 UTC".
 std::string go_time_string(double seconds);
 // RFC 3339 with nanoseconds in UTC (logs -t, events).
-std::string rfc3339_nano(double seconds, long nanos = -1);
+// `fixed`: always 9 fraction digits (docker's RFC3339NanoFixed, used for events).
+std::string rfc3339_nano(double seconds, long nanos = -1, bool fixed = false);
 // --since/--until as docker sends them: a duration ago ("10m"), RFC 3339, a date, or a Unix
 // timestamp; the result is "seconds[.nanoseconds]".
 Result<std::string> parse_timestamp_arg(std::string_view value, double now);

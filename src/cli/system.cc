@@ -279,7 +279,7 @@ int do_events(Ctx& ctx, EventsOpts& o) {
       long long nanos = e.value("timeNano", 0LL);
       if (nanos == 0) nanos = e.value("time", 0LL) * 1000000000LL;
       double secs = static_cast<double>(nanos / 1000000000LL);
-      text = rfc3339_nano(secs, static_cast<long>(nanos % 1000000000LL)) + " " +
+      text = rfc3339_nano(secs, static_cast<long>(nanos % 1000000000LL), true) + " " +
              e.value("Type", "") + " " + e.value("Action", "") + " ";
       const Json& actor = e.value("Actor", Json::object());
       text += actor.value("ID", "");

@@ -58,6 +58,7 @@ TEST(Format, TimestampArguments) {
 TEST(Format, Rfc3339Nano) {
   EXPECT_EQ(rfc3339_nano(1700000000, 120000000), "2023-11-14T22:13:20.12Z");
   EXPECT_EQ(rfc3339_nano(1700000000, 0), "2023-11-14T22:13:20Z");
+  EXPECT_EQ(rfc3339_nano(1700000000, 120000000, true), "2023-11-14T22:13:20.120000000Z");
 }
 
 TEST(Format, QuoteAndEllipsis) {
