@@ -16,6 +16,7 @@
 #include "api/json_util.h"
 #include "image/archive.h"
 #include "image/reference.h"
+#include "util/strings.h"
 #include "util/json_escape.h"
 
 namespace berth::api {
@@ -25,32 +26,6 @@ using nlohmann::json;
 namespace images_impl {
 
 namespace {
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r') continue;
-    int v = val(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 std::string str_field(const json& j, const char* key) {
   auto it = j.find(key);
@@ -65,14 +40,14 @@ Result<image::RegistryOptions> registry_options(const ImageRoutes& d, const Requ
   o.docker_config = "/nonexistent/berthd-reads-no-docker-config.json";
   std::string header = req.header("x-registry-auth");
   if (header.empty()) return o;
-  auto text = base64_decode(header);
+  auto text = berth::base64_decode(header);
   if (!text) return Error::invalid("invalid X-Registry-Auth header: not base64");
   json j = json::parse(*text, nullptr, false);
   if (!j.is_object()) return Error::invalid("invalid X-Registry-Auth header: not a JSON object");
   image::Credentials c{str_field(j, "username"), str_field(j, "password"),
                        str_field(j, "identitytoken")};
   if (std::string auth = str_field(j, "auth"); !auth.empty() && c.username.empty()) {
-    if (auto up = base64_decode(auth); up && up->find(':') != std::string::npos) {
+    if (auto up = berth::base64_decode(auth); up && up->find(':') != std::string::npos) {
       c.username = up->substr(0, up->find(':'));
       c.password = up->substr(up->find(':') + 1);
     }

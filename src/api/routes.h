@@ -16,6 +16,8 @@ void add_system_routes(Router& r, engine::Engine& e);
 void add_image_routes(Router& r, engine::Engine& e);
 // /containers/*, /info, /system/df (containers*.cc)
 void add_container_routes(Router& r, engine::Engine& e);
+// /containers/{id}/archive: docker cp (containers_archive.cc)
+void add_archive_routes(Router& r, engine::Engine& e);
 // /containers/{id}/exec, /exec/* (exec*.cc)
 void add_exec_routes(Router& r, engine::Engine& e);
 // Every other endpoint of the Docker Engine API answers 501 naming itself (unimplemented.cc);
@@ -28,6 +30,7 @@ inline Router all_routes(engine::Engine& e) {
   add_system_routes(r, e);
   add_image_routes(r, e);
   add_container_routes(r, e);
+  add_archive_routes(r, e);
   add_exec_routes(r, e);
   add_unimplemented_routes(r);
   return r;

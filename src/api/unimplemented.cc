@@ -33,9 +33,6 @@ constexpr std::pair<const char*, const char*> kEndpoints[] = {
     {"GET", "/containers/{id}/attach/ws"},
     {"POST", "/containers/{id}/wait"},
     {"DELETE", "/containers/{id}"},
-    {"HEAD", "/containers/{id}/archive"},
-    {"GET", "/containers/{id}/archive"},
-    {"PUT", "/containers/{id}/archive"},
     {"POST", "/containers/prune"},
     // Images
     {"GET", "/images/json"},

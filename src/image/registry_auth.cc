@@ -21,7 +21,6 @@ extern char** environ;
 
 namespace berth::image {
 
-using registry_internal::base64_decode;
 
 namespace {
 
@@ -226,7 +225,7 @@ Result<Credentials> auths_entry(const nlohmann::json& entry, const std::string& 
   std::string ctx = path + ": auths[" + berth::quoted(key) + "]";
   if (auto a = entry.find("auth");
       a != entry.end() && a->is_string() && !a->get_ref<const std::string&>().empty()) {
-    auto decoded = base64_decode(a->get<std::string>());
+    auto decoded = berth::base64_decode(a->get<std::string>());
     if (!decoded) return Error::invalid(ctx + ".auth: invalid base64");
     size_t colon = decoded->find(':');
     if (colon == std::string::npos) return Error::invalid(ctx + ".auth: no \"user:password\"");
@@ -282,65 +281,6 @@ Result<Credentials> docker_config_credentials(const std::string& config_path,
 }
 
 namespace registry_internal {
-
-// ---- base64 -----------------------------------------------------------------------------------
-
-std::string base64_encode(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[v >> 18];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  while (!in.empty() && (in.back() == '=' || in.back() == '\n' || in.back() == ' ')) {
-    in.remove_suffix(1);
-  }
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6) return std::nullopt;  // a lone trailing character
-  return out;
-}
 
 // ---- Authenticator ----------------------------------------------------------------------------
 
@@ -418,7 +358,7 @@ Result<std::string> Authenticator::authorization(const std::vector<std::string>&
   if (scheme == "basic") {
     Credentials c = BERTH_TRY(credentials());
     if (c.username.empty() && c.password.empty()) return std::string();
-    return "Authorization: Basic " + base64_encode(c.username + ":" + c.password);
+    return "Authorization: Basic " + berth::base64_encode(c.username + ":" + c.password);
   }
   if (scheme != "bearer") return std::string();
   std::vector<std::string> all = scopes;
@@ -526,7 +466,7 @@ Result<Authenticator::Token> Authenticator::fetch_token(const std::vector<std::s
     if (!creds.username.empty()) {
       url = BERTH_TRY(append_query(url, "account", creds.username));
       req.headers.push_back("Authorization: Basic " +
-                            base64_encode(creds.username + ":" + creds.password));
+                            berth::base64_encode(creds.username + ":" + creds.password));
     }
   }
   req.url = url;

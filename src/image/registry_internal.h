@@ -145,8 +145,6 @@ bool has_error_code(const Response& resp, std::string_view code);
 
 // ---- auth -------------------------------------------------------------------------------------
 
-std::string base64_encode(std::string_view in);
-std::optional<std::string> base64_decode(std::string_view in);
 
 // Token cache and challenge state of one client. Thread-safe.
 class Authenticator {

@@ -833,12 +833,12 @@ Result<void> Writer::write_entry(struct archive* a, struct archive_entry* e,
   if (name.empty() && (type != AE_IFDIR || archive_entry_hardlink(e)))
     return Error::invalid("only a directory can be the layer root");
   // aufs metadata at the top (.wh..wh.plnk/, .wh..wh.aufs): not part of the filesystem.
-  if (path.compare(0, 8, ".wh..wh.") == 0 && path != ".wh..wh..opq") {
+  if (opts_.whiteouts && path.compare(0, 8, ".wh..wh.") == 0 && path != ".wh..wh..opq") {
     note("aufs metadata entries: skipped");
     return ok();
   }
   int pfd = BERTH_TRY(parent_fd(parent));
-  if (name.compare(0, 4, ".wh.") == 0) return whiteout(pfd, parent, name);
+  if (opts_.whiteouts && name.compare(0, 4, ".wh.") == 0) return whiteout(pfd, parent, name);
   if (archive_entry_hardlink(e)) return hardlink(e, pfd, name, path);
   switch (type) {
     case AE_IFREG: return regular(a, e, pfd, name, path);

@@ -27,6 +27,9 @@ struct UnpackOptions {
   uint64_t max_entries = 10'000'000;
   // Root is needed for chown/mknod; when false (tests without root) those are skipped.
   bool preserve_ownership = true;
+  // Layer whiteouts (".wh.*") become overlayfs whiteouts; false keeps them as plain names
+  // (a tar copied into a container, `docker cp`).
+  bool whiteouts = true;
 };
 
 struct UnpackResult {

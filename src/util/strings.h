@@ -2,6 +2,7 @@
 // costs more than a container's mounts).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,5 +16,11 @@ std::string quoted(std::string_view s);
 
 // Splits on runs of spaces and tabs.
 std::vector<std::string_view> split_fields(std::string_view s);
+
+// Standard base64 with padding. Decoding also takes the URL alphabet ('-', '_'), missing
+// padding and a trailing newline (docker's X-Registry-Auth, config.json "auth" values);
+// nullopt for anything else.
+std::string base64_encode(std::string_view in);
+std::optional<std::string> base64_decode(std::string_view in);
 
 }  // namespace berth

@@ -15,6 +15,7 @@ ALL_CHECKS=(
   "image: docker history" "image: docker save" "image: docker events saw the tag"
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
+  "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
   "stop + rm" "daemon: SIGTERM leaves containers running"
 )
 
@@ -150,6 +151,37 @@ else not_ok "run -d + logs" "exit $RC"; fi
 cli exec berthd-compat-d sh -c 'echo in-$((1+1))'
 if [[ $RC -eq 0 && "$OUT" == "in-2" ]]; then ok "exec: output"
 else not_ok "exec: output" "exit $RC"; fi
+
+printf 'copied in\n' >"$WORK/cp-in.txt"
+cli cp "$WORK/cp-in.txt" berthd-compat-d:/tmp/
+rc_cp=$RC
+cli exec berthd-compat-d cat /tmp/cp-in.txt
+if [[ $rc_cp -eq 0 && $RC -eq 0 && "$OUT" == "copied in" ]]; then ok "cp: into the container"
+else not_ok "cp: into the container" "cp exit $rc_cp, cat exit $RC"; fi
+
+cli exec berthd-compat-d sh -c 'mkdir -p /srv/d/sub && echo x >/srv/d/sub/f && ln -s /etc/shadow /srv/d/link'
+mkdir -p "$WORK/cp-out"
+cli cp berthd-compat-d:/srv/d "$WORK/cp-out/"
+if [[ $RC -eq 0 && "$(cat "$WORK/cp-out/d/sub/f" 2>/dev/null)" == x && \
+  "$(readlink "$WORK/cp-out/d/link")" == /etc/shadow ]]; then ok "cp: out of the container"
+else not_ok "cp: out of the container" "exit $RC; want d/sub/f and the symlink d/link kept as a link"; fi
+
+# A hand-made tar whose entry climbs out of the destination: refused, nothing written outside.
+python3 - "$WORK/evil.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w") as t:
+    data = b"escaped\n"
+    info = tarfile.TarInfo("../../../../../berthd-compat-escape")
+    info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+PY
+code=$(curl -s -o "$WORK/evil.out" -w '%{http_code}' -X PUT --unix-socket "$WORK/exec/berth.sock" \
+  --data-binary @"$WORK/evil.tar" "http://berth/containers/berthd-compat-d/archive?path=/tmp")
+OUT=$(cat "$WORK/evil.out")
+if [[ "$code" == 400 && ! -e /berthd-compat-escape && "$OUT" == *"path escapes"* ]] &&
+  ! "$DOCKER_CLI" exec berthd-compat-d ls / 2>/dev/null | grep -q berthd-compat-escape; then
+  ok "cp: a tar entry climbing out is refused"
+else not_ok "cp: a tar entry climbing out is refused" "HTTP $code"; rm -f /berthd-compat-escape; fi
 
 cli ps --format '{{.Names}} {{.Status}}'
 if [[ $RC -eq 0 && "$OUT" == *"berthd-compat-d Up"* ]]; then ok "ps: lists the container"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the engine compatibility scripts (podman, dockerd, containerd with berth-runtime as their
-# OCI runtime) and prints, last, exactly: "N passed, M failed, K skipped" (individual checks).
+# Runs the compatibility scripts — engines using berth-runtime as their OCI runtime (podman,
+# dockerd, containerd) and clients using berthd (berthd: the docker CLI; docker-py) — and prints, last, exactly: "N passed, M failed, K skipped" (individual checks).
 #
 #   tests/compat/run.sh                  # all engines
 #   tests/compat/run.sh podman dockerd   # some of them
@@ -16,7 +16,7 @@ export BERTH_RUNTIME=${BERTH_RUNTIME:-$repo_root/build/bin/berth-runtime}
 ENGINE_TIMEOUT=${COMPAT_ENGINE_TIMEOUT:-300}
 
 engines=("$@")
-[[ ${#engines[@]} -gt 0 ]] || engines=(podman dockerd containerd)
+[[ ${#engines[@]} -gt 0 ]] || engines=(podman dockerd containerd berthd docker-py)
 
 passed=0 failed=0 skipped=0
 start=$(date +%s)
