@@ -3,7 +3,7 @@
 #   berth            the berth CLI against berthd
 #   docker->berthd   the docker CLI (28) against berthd (same daemon, docker's client)
 #   docker->dockerd  the docker CLI against dockerd (Debian docker.io, its own containerd, runc)
-#   podman           podman run --rm (conmon, crun/runc as Debian configures it)
+#   podman           podman run --rm (conmon, runc: Debian's default crun 1.8 refuses hybrid cgroups)
 # Like with like: berth has no networks yet, so every container gets its own network namespace
 # with loopback only (berthd's default, `--network none` for the others).
 # Also the memory a user pays: berthd idle, one berth-shim per idle container, against
@@ -207,16 +207,16 @@ for engine in $ENGINES; do
       {
         echo '#!/bin/sh'
         echo "export CONTAINERS_CONF=$work/containers.conf"
-        printf 'exec podman --root %q --runroot %q --tmpdir %q --cgroup-manager cgroupfs --events-backend file "$@"\n' \
+        printf 'exec podman --root %q --runroot %q --tmpdir %q --cgroup-manager cgroupfs --events-backend file --runtime runc "$@"\n' \
           "$work/podman/root" "$work/podman/run" "$work/podman/tmp"
-      } >"$work/podman"
-      chmod +x "$work/podman"
-      timed podman "$work/podman" run --rm --network none --cgroup-parent "$CGROUP_PARENT" "$IMAGE" true
-      id=$("$work/podman" run -d --network none --cgroup-parent "$CGROUP_PARENT" "$IMAGE" sleep 600)
+      } >"$work/podman-cmd"
+      chmod +x "$work/podman-cmd"
+      timed podman "$work/podman-cmd" run --rm --network none --cgroup-parent "$CGROUP_PARENT" "$IMAGE" true
+      id=$("$work/podman-cmd" run -d --network none --cgroup-parent "$CGROUP_PARENT" "$IMAGE" sleep 600)
       sleep 1
       rss[conmon]=$(rss_of "conmon.*$id")
       rss[conmon-anon]=$(rss_of "conmon.*$id" anon_kib)
-      "$work/podman" rm -f -t 0 "$id" >/dev/null
+      "$work/podman-cmd" rm -f -t 0 "$id" >/dev/null
       ;;
     *) die "unknown engine $engine (berth, docker-berthd, docker, podman)" ;;
   esac
