@@ -115,15 +115,16 @@ struct TarWriter {
 
   Error error(std::string_view what) const {
     if (client_gone) return Error(ErrorKind::Io, 0, "the client went away");
-    return Error(ErrorKind::Io, archive_errno(a), std::string(what) + ": " +
-                                                      (archive_error_string(a) ?: "tar error"));
+    return Error(ErrorKind::Io, archive_errno(a),
+                 std::string(what) + ": " + (archive_error_string(a) ?: "tar error"));
   }
 
   // One entry (named `name` in the tar) for the object open as `fd` (O_PATH, not followed),
   // whose parent is `dir` and base name `base`; recurses into directories.
   Result<void> add(int dir, const std::string& base, int fd, const std::string& name,
                    size_t depth) {
-    if (depth > kMaxDepth) return Error::invalid("directory tree too deep at " + berth::quoted(name));
+    if (depth > kMaxDepth)
+      return Error::invalid("directory tree too deep at " + berth::quoted(name));
     struct stat st;
     if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
       return Error::sys("stat " + berth::quoted(name));
@@ -152,7 +153,8 @@ struct TarWriter {
       char buf[64 << 10];
       int64_t left = st.st_size;  // what the header promised
       while (left > 0) {
-        ssize_t n = ::read(data.get(), buf, static_cast<size_t>(std::min<int64_t>(left, sizeof buf)));
+        ssize_t n =
+            ::read(data.get(), buf, static_cast<size_t>(std::min<int64_t>(left, sizeof buf)));
         if (n < 0) {
           if (errno == EINTR) continue;
           return Error::sys("read " + berth::quoted(name));

@@ -496,7 +496,11 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
     c->origin.path = args.front();
     c->origin.args.assign(args.begin() + 1, args.end());
     json mounts = json::array();
-    SpecContext ctx{.id = id, .dir = c->dir, .data_root = config.data_root, .tty = c->tty()};
+    SpecContext ctx{.id = id,
+                    .dir = c->dir,
+                    .data_root = config.data_root,
+                    .tty = c->tty(),
+                    .runtime = c->origin.runtime};
     BERTH_TRY(apply_host_config(c->host_config, c->config, ctx, spec, mounts));
     c->origin.mounts = std::move(mounts);
     BERTH_TRY(

@@ -123,7 +123,20 @@ Result<bool> ContainerService::Impl::start(const std::shared_ptr<Ctr>& c) {
     if (c->st.status == "dead") return Error::conflict("cannot start a dead container: " + c->id);
     c->st.manually_stopped = false;
   }
-  BERTH_TRY(start_locked(c));
+  auto r = start_locked(c);
+  if (!r) {
+    // As docker: waiters for the next exit are answered (with the error's exit code), and an
+    // AutoRemove container goes away (`docker run --rm` waits for that).
+    bool auto_remove = false;
+    {
+      std::lock_guard lk(c->mu);
+      c->exit_seq++;
+      c->cv.notify_all();
+      auto_remove = get_or(c->host_config, "AutoRemove", false);
+    }
+    if (auto_remove) (void)remove_locked(c);
+    return std::move(r).error();
+  }
   return true;
 }
 

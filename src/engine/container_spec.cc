@@ -573,6 +573,9 @@ Result<void> apply_host_config(const json& hc, const json& /*config*/, const Spe
   if (!spec.process || !spec.linux) return Error::internal("the image spec has no process");
   if (!spec.process->capabilities) spec.process->capabilities.emplace();
   spec.linux->cgroups_path = "/berth/" + ctx.id;
+  // Older runtimes refuse a spec version they do not know (crun 1.8: "unknown version
+  // specified"); nothing the engine writes needs more than 1.1.
+  if (ctx.runtime != "berth") spec.oci_version = "1.1.0";
 
   // Files docker bind-mounts into every container.
   for (const char* f : {"resolv.conf", "hostname", "hosts"}) {

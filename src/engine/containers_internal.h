@@ -236,6 +236,7 @@ struct SpecContext {
   std::string dir;  // containers/<id>
   std::string data_root;
   bool tty = false;
+  std::string runtime;  // the runtime's name in Config::runtimes
 };
 Result<void> apply_host_config(const json& hc, const json& config, const SpecContext& ctx,
                                oci::Spec& spec, json& mounts_out);
