@@ -18,6 +18,10 @@ TEST_F(EngineTest, PauseTopStatsRename) {
   std::string id = create({{"Cmd", {"sh", "-c", "sleep 1000 & wait"}}}, "ops");
   ASSERT_TRUE(containers().start(id));
   auto top = containers().top(id, "");
+  for (int i = 0; i < 100 && top && (*top)["Processes"].size() < 2; i++) {  // sleep forked yet?
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    top = containers().top(id, "");
+  }
   ASSERT_TRUE(top) << top.error().what();
   EXPECT_EQ((*top)["Titles"][1], "PID");
   ASSERT_EQ((*top)["Processes"].size(), 2u) << top->dump();
