@@ -70,7 +70,8 @@ void put_archive(Exchange& ex, engine::Engine& e) {
 void add_archive_routes(Router& r, engine::Engine& e) {
   r.add("HEAD", "/containers/{id}/archive", [&e](Exchange& ex) { stat_path(ex, e); });
   r.add("GET", "/containers/{id}/archive", [&e](Exchange& ex) { get_archive(ex, e); });
-  r.add("PUT", "/containers/{id}/archive", [&e](Exchange& ex) { put_archive(ex, e); }, true);
+  r.add(
+      "PUT", "/containers/{id}/archive", [&e](Exchange& ex) { put_archive(ex, e); }, true);
 }
 
 }  // namespace berth::api

@@ -127,7 +127,8 @@ Result<WaitCondition> parse_wait_condition(std::string_view s) {
   if (s.empty() || s == "not-running") return WaitCondition::NotRunning;
   if (s == "next-exit") return WaitCondition::NextExit;
   if (s == "removed") return WaitCondition::Removed;
-  return Error::invalid("invalid condition: \"" + std::string(s) + "\"");
+  // The value comes from the client: quoted with control bytes escaped and bounded.
+  return Error::invalid("invalid condition: " + oci::quote_for_message(s));
 }
 
 json state_to_json(const RunState& st, const Origin& o) {

@@ -16,7 +16,9 @@ ALL_CHECKS=(
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
-  "stop + rm" "daemon: SIGTERM leaves containers running"
+  "run -it: tty and typed input" "stop + rm" "daemon: SIGTERM leaves containers running"
+  "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
+  "recovery: exec and stop work" "recovery: an exit while berthd was down keeps its code"
 )
 
 if ! why=$(need_runtime); then skip_all "$why" "${ALL_CHECKS[@]}"; finish; exit; fi
@@ -68,6 +70,7 @@ cleanup() {
 trap cleanup EXIT
 
 cli() { run_cmd "$DOCKER_CLI" "$@"; }
+state_of() { "$DOCKER_CLI" inspect --format '{{.State.Status}}' "$1" 2>/dev/null; }
 
 if ! start_berthd; then
   OUT=$(tail -n 20 "$WORK/berthd.log")
@@ -187,6 +190,11 @@ cli ps --format '{{.Names}} {{.Status}}'
 if [[ $RC -eq 0 && "$OUT" == *"berthd-compat-d Up"* ]]; then ok "ps: lists the container"
 else not_ok "ps: lists the container" "exit $RC"; fi
 
+run_tty "$(printf '%q ' "$DOCKER_CLI") run -it --rm $img sh" $'tty\necho typed-$((40+2))\nexit 4'
+if [[ $RC -eq 4 ]] && grep -qx '/dev/pts/[0-9]*' <<<"$OUT" && grep -qx 'typed-42' <<<"$OUT"; then
+  ok "run -it: tty and typed input"
+else not_ok "run -it: tty and typed input" "exit $RC, expected 4, a /dev/pts/N line and typed-42"; fi
+
 cli run -d --name berthd-compat-keep "$img" sleep 300
 keep_pid=$("$DOCKER_CLI" inspect --format '{{.State.Pid}}' berthd-compat-keep 2>/dev/null)
 cli stop -t 1 berthd-compat-d
@@ -201,8 +209,43 @@ stop_berthd
 if [[ -n "$keep_pid" && "$keep_pid" != 0 ]] && kill -0 "$keep_pid" 2>/dev/null; then
   ok "daemon: SIGTERM leaves containers running"
 else OUT=""; not_ok "daemon: SIGTERM leaves containers running" "pid '$keep_pid' is gone"; fi
-# Back up to remove it (restart recovery is the engine's part).
-start_berthd && "$DOCKER_CLI" rm -f berthd-compat-keep >/dev/null 2>&1
+
+# kill -9 berthd: the containers keep running; a new berthd picks them up (logs, exec, stop),
+# and one that exited meanwhile shows its real exit code.
+if start_berthd; then
+  cli run -d --name berthd-compat-rec "$img" sh -c 'i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.2; done'
+  cli run -d --name berthd-compat-exit "$img" sh -c 'sleep 2; exit 42'
+  rec_pid=$("$DOCKER_CLI" inspect --format '{{.State.Pid}}' berthd-compat-rec 2>/dev/null)
+  kill -KILL "$BERTHD_PID"
+  wait "$BERTHD_PID" 2>/dev/null
+  BERTHD_PID=""
+  sleep 3  # the second container exits while no berthd runs
+  if [[ -n "$rec_pid" && "$rec_pid" != 0 ]] && kill -0 "$rec_pid" 2>/dev/null && start_berthd &&
+    [[ "$(state_of berthd-compat-rec)" == running ]]; then
+    ok "recovery: kill -9 berthd, the container still runs"
+  else OUT=$(tail -n 5 "$WORK/berthd.log"); not_ok "recovery: kill -9 berthd, the container still runs" "pid '$rec_pid', state '$(state_of berthd-compat-rec)'"; fi
+  n1=$("$DOCKER_CLI" logs berthd-compat-rec 2>/dev/null | wc -l)
+  sleep 1
+  n2=$("$DOCKER_CLI" logs berthd-compat-rec 2>/dev/null | wc -l)
+  if [[ $n2 -gt $n1 && $n1 -gt 10 ]]; then ok "recovery: logs continue"
+  else OUT=""; not_ok "recovery: logs continue" "log lines $n1 then $n2"; fi
+  cli exec berthd-compat-rec echo still-here
+  rc_exec=$RC out_exec=$OUT
+  cli stop -t 1 berthd-compat-rec
+  if [[ $rc_exec -eq 0 && "$out_exec" == still-here && $RC -eq 0 && "$(state_of berthd-compat-rec)" == exited ]]; then
+    ok "recovery: exec and stop work"
+  else not_ok "recovery: exec and stop work" "exec exit $rc_exec ('$out_exec'), stop exit $RC"; fi
+  got=$("$DOCKER_CLI" inspect --format '{{.State.Status}} {{.State.ExitCode}}' berthd-compat-exit 2>&1)
+  if [[ "$got" == "exited 42" ]]; then ok "recovery: an exit while berthd was down keeps its code"
+  else OUT=""; not_ok "recovery: an exit while berthd was down keeps its code" "state '$got', want 'exited 42'"; fi
+  "$DOCKER_CLI" rm -f berthd-compat-keep berthd-compat-rec berthd-compat-exit >/dev/null 2>&1
+else
+  OUT=$(tail -n 10 "$WORK/berthd.log")
+  not_ok "recovery: kill -9 berthd, the container still runs" "berthd did not start again"
+  skip "recovery: logs continue" "berthd did not start again"
+  skip "recovery: exec and stop work" "berthd did not start again"
+  skip "recovery: an exit while berthd was down keeps its code" "berthd did not start again"
+fi
 [[ -n "$keep_pid" && "$keep_pid" != 0 ]] && kill -KILL "$keep_pid" 2>/dev/null
 
 finish
