@@ -16,7 +16,7 @@ ALL_CHECKS=(
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
-  "run -it: tty and typed input" "stop + rm" "daemon: SIGTERM leaves containers running"
+  "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm" "daemon: SIGTERM leaves containers running"
   "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
   "recovery: exec and stop work" "recovery: an exit while berthd was down keeps its code"
 )
@@ -194,6 +194,31 @@ run_tty "$(printf '%q ' "$DOCKER_CLI") run -it --rm $img sh" $'tty\necho typed-$
 if [[ $RC -eq 4 ]] && grep -qx '/dev/pts/[0-9]*' <<<"$OUT" && grep -qx 'typed-42' <<<"$OUT"; then
   ok "run -it: tty and typed input"
 else not_ok "run -it: tty and typed input" "exit $RC, expected 4, a /dev/pts/N line and typed-42"; fi
+
+# 50 concurrent `docker run --rm`: every one prints its own line and exits 0; afterwards no
+# container, shim, mount or cgroup of theirs is left.
+shims_before=$(pgrep -c -f "berth-shim.*$WORK" || true)
+count_cgroups() { find /sys/fs/cgroup/memory/berth /sys/fs/cgroup/pids/berth -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
+cg_before=$(count_cgroups)
+load_pids=()
+for i in $(seq 50); do
+  ( out=$(timeout 120 "$DOCKER_CLI" run --rm "$img" echo "hello-$i" 2>&1); echo "$? $out" >"$WORK/load-$i" ) &
+  load_pids+=($!)
+done
+wait "${load_pids[@]}"  # not a bare `wait`: berthd is a background job of this script too
+bad=0
+for i in $(seq 50); do [[ "$(cat "$WORK/load-$i" 2>/dev/null)" == "0 hello-$i" ]] || bad=$((bad + 1)); done
+left_ctr=$("$DOCKER_CLI" ps -aq --filter status=exited | wc -l)
+left_shims=$(($(pgrep -c -f "berth-shim.*$WORK" || true) - shims_before))
+left_mounts=$(awk -v w="$WORK/data/containers/" 'index($5, w) == 1' /proc/self/mountinfo | wc -l)
+left_cg=$(($(count_cgroups) - cg_before))
+running=$("$DOCKER_CLI" ps -q | wc -l)
+if [[ $bad -eq 0 && $left_ctr -eq 0 && $left_shims -le 0 && $left_mounts -le $running && $left_cg -le 0 ]]; then
+  ok "load: 50 concurrent run --rm, right output, nothing left"
+else
+  OUT=$(for i in $(seq 50); do l=$(cat "$WORK/load-$i" 2>/dev/null); [[ "$l" == "0 hello-$i" ]] || echo "run $i: $l"; done | head -5)
+  not_ok "load: 50 concurrent run --rm, right output, nothing left" "$bad bad runs; left: $left_ctr containers, $left_shims shims, $left_mounts mounts ($running running), $left_cg new cgroups"
+fi
 
 cli run -d --name berthd-compat-keep "$img" sleep 300
 keep_pid=$("$DOCKER_CLI" inspect --format '{{.State.Pid}}' berthd-compat-keep 2>/dev/null)
