@@ -16,8 +16,8 @@
 #include "api/json_util.h"
 #include "image/archive.h"
 #include "image/reference.h"
-#include "util/strings.h"
 #include "util/json_escape.h"
+#include "util/strings.h"
 
 namespace berth::api {
 

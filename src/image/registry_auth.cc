@@ -21,7 +21,6 @@ extern char** environ;
 
 namespace berth::image {
 
-
 namespace {
 
 constexpr size_t kMaxTokenResponse = 1 << 20;

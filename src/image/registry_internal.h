@@ -145,7 +145,6 @@ bool has_error_code(const Response& resp, std::string_view code);
 
 // ---- auth -------------------------------------------------------------------------------------
 
-
 // Token cache and challenge state of one client. Thread-safe.
 class Authenticator {
  public:
