@@ -12,6 +12,7 @@
 
 #include "engine/containers_internal.h"
 #include "util/log.h"
+#include "util/signals.h"
 #include "util/strings.h"
 
 namespace berth::engine {
@@ -69,58 +70,9 @@ int64_t parse_rfc3339(std::string_view s) {
   return secs * 1'000'000'000 + frac;
 }
 
-namespace {
-
-struct SignalName {
-  const char* name;
-  int number;
-};
-constexpr SignalName kSignals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
-    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
-    {"SYS", SIGSYS},
-};
-
-std::optional<int> parse_int(std::string_view s) {
-  int v = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-}  // namespace
-
 Result<int> parse_signal(std::string_view s) {
-  auto invalid = [&] { return Error::invalid("Invalid signal: " + std::string(s)); };
-  if (auto n = parse_int(s)) {
-    if (*n <= 0 || *n > SIGRTMAX) return invalid();
-    return *n;
-  }
-  std::string up(s);
-  for (char& ch : up) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
-  std::string_view name = up;
-  if (name.starts_with("SIG")) name.remove_prefix(3);
-  for (const auto& sig : kSignals)
-    if (name == sig.name) return sig.number;
-  for (std::string_view base : {"RTMIN", "RTMAX"}) {
-    if (!name.starts_with(base)) continue;
-    std::string_view rest = name.substr(base.size());
-    int number = base == "RTMIN" ? SIGRTMIN : SIGRTMAX;
-    if (rest.empty()) return number;
-    auto off = parse_int(rest.substr(1));
-    if (!off || (rest[0] != '+' && rest[0] != '-')) return invalid();
-    number += rest[0] == '+' ? *off : -*off;
-    if (number < SIGRTMIN || number > SIGRTMAX) return invalid();
-    return number;
-  }
-  return invalid();
+  if (auto n = signal_from_string(s)) return *n;
+  return Error::invalid("Invalid signal: " + std::string(s));
 }
 
 Result<WaitCondition> parse_wait_condition(std::string_view s) {

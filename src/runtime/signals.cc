@@ -1,5 +1,7 @@
 // Signals: names for `kill`, and the foreground loop of `run`/`exec` that forwards what the
 // runtime receives to the container and proxies a terminal.
+#include "util/signals.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,22 +18,6 @@
 
 namespace berth::runtime {
 namespace {
-
-struct SigName {
-  const char* name;
-  int num;
-};
-constexpr SigName kSignals[] = {
-    {"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
-    {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
-    {"SYS", SIGSYS},
-};
 
 // The signals `run` and `exec` forward (everything catchable but SIGCHLD/SIGWINCH/SIGURG,
 // which the loop handles itself or which mean nothing to the container).
@@ -70,30 +56,12 @@ void copy_winsize(int from, int to) {
 
 Result<int> parse_signal(const std::string& s) {
   if (s.empty()) return Error::invalid("signal cannot be empty");
-  if (isdigit(static_cast<unsigned char>(s[0]))) {
-    char* end;
-    long n = strtol(s.c_str(), &end, 10);
-    if (*end || n <= 0 || n > SIGRTMAX) return Error::invalid("invalid signal: " + s);
-    return static_cast<int>(n);
-  }
-  std::string n = s;
-  for (auto& c : n) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  if (n.rfind("SIG", 0) == 0) n = n.substr(3);
-  for (const SigName& sn : kSignals)
-    if (n == sn.name) return sn.num;
-  if (n.rfind("RTMIN", 0) == 0 || n.rfind("RTMAX", 0) == 0) {
-    bool min = n[2] == 'M' && n[3] == 'I';
-    int base = min ? SIGRTMIN : SIGRTMAX;
-    int off = 0;
-    if (n.size() > 5) {
-      char* end;
-      off = static_cast<int>(strtol(n.c_str() + 5, &end, 10));
-      if (*end) return Error::invalid("invalid signal: " + s);
-    }
-    int v = base + off;
-    if (v < SIGRTMIN || v > SIGRTMAX) return Error::invalid("invalid signal: " + s);
-    return v;
-  }
+  if (auto n = signal_from_string(s)) return *n;
+  std::string up = s;
+  for (auto& c : up) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  if (isdigit(static_cast<unsigned char>(s[0])) || up.rfind("RT", 0) == 0 ||
+      up.rfind("SIGRT", 0) == 0)
+    return Error::invalid("invalid signal: " + s);
   return Error::invalid("unknown signal \"" + s + "\"");
 }
 
