@@ -12,6 +12,18 @@
 #include "util/strings.h"
 
 namespace berth::engine {
+
+Result<void> mkdir_all(const std::string& path, mode_t mode) {
+  std::string cur;
+  for (std::string_view part : split(path, '/', true)) {
+    cur += "/";
+    cur += part;
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return Error::sys("mkdir " + berth::quoted(cur));
+  }
+  return ok();
+}
+
 namespace {
 
 constexpr int64_t kMinMemory = 6 * 1024 * 1024;
@@ -103,17 +115,6 @@ Result<BindSpec> parse_bind(const std::string& s) {
     b.volume = true;
   }
   return b;
-}
-
-Result<void> mkdir_all(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (std::string_view part : split(path, '/', true)) {
-    cur += "/";
-    cur += part;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
-      return Error::sys("mkdir " + berth::quoted(cur));
-  }
-  return ok();
 }
 
 bool swap_accounting() {

@@ -240,6 +240,8 @@ struct SpecContext {
 };
 Result<void> apply_host_config(const json& hc, const json& config, const SpecContext& ctx,
                                oci::Spec& spec, json& mounts_out);
+// mkdir -p: every missing directory of the absolute `path`, with `mode`.
+Result<void> mkdir_all(const std::string& path, mode_t mode);
 // Checks a HostConfig before anything is created (restart policy, resources, runtime, ...).
 Result<void> validate_host_config(const json& hc, const Config& engine_config);
 // Runs `runtime --root <root> args...` to completion (pause, resume, ps, delete).

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "engine/containers.h"
+#include "engine/containers_internal.h"
 #include "engine/events.h"
 #include "engine/store.h"
 #include "image/images.h"
@@ -12,17 +13,6 @@
 
 namespace berth::engine {
 namespace {
-
-Result<void> make_dir(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (std::string_view part : split(path, '/', true)) {
-    cur += "/";
-    cur += part;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
-      return Error::sys("mkdir " + berth::quoted(cur));
-  }
-  return ok();
-}
 
 std::string self_dir() {
   char buf[4096];
@@ -49,10 +39,10 @@ Result<std::unique_ptr<Engine>> Engine::open(Config config) {
     return Error::invalid("--data-root must be an absolute path");
   if (config.exec_root.empty() || config.exec_root[0] != '/')
     return Error::invalid("--exec-root must be an absolute path");
-  BERTH_TRY(make_dir(config.data_root, 0711));
-  BERTH_TRY(make_dir(config.data_root + "/containers", 0710));
-  BERTH_TRY(make_dir(config.exec_root + "/shims", 0700));
-  BERTH_TRY(make_dir(config.exec_root + "/runtime", 0700));
+  BERTH_TRY(mkdir_all(config.data_root, 0711));
+  BERTH_TRY(mkdir_all(config.data_root + "/containers", 0710));
+  BERTH_TRY(mkdir_all(config.exec_root + "/shims", 0700));
+  BERTH_TRY(mkdir_all(config.exec_root + "/runtime", 0700));
 
   const std::string dir = self_dir();
   if (config.shim_binary.empty()) config.shim_binary = dir + "/berth-shim";
