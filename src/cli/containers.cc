@@ -632,32 +632,23 @@ void add_container_commands(CLI::App& app, Ctx& ctx) {
           reg_each(p, n, ctx, usage, desc, flags, op);
         });
       };
-  each(
-      "stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
-      [](CLI::App* c, EachOpts& o) {
-        c->add_option("-s,--signal", o.signal, "Signal to send to the container");
-        c->add_option("-t,--timeout,--time", o.timeout,
-                      "Seconds to wait before killing the container");
-      },
-      [](client::Client& api, const std::string& c, const EachOpts& o) {
-        client::Query q;
-        q.add_if(!o.signal.empty(), "signal", o.signal)
-            .add_if(o.timeout >= 0, "t", std::to_string(o.timeout));
-        return simple_post(api, c, "stop", q.str());
-      });
-  each(
-      "restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
-      [](CLI::App* c, EachOpts& o) {
-        c->add_option("-s,--signal", o.signal, "Signal to send to the container");
-        c->add_option("-t,--timeout,--time", o.timeout,
-                      "Seconds to wait before killing the container");
-      },
-      [](client::Client& api, const std::string& c, const EachOpts& o) {
-        client::Query q;
-        q.add_if(!o.signal.empty(), "signal", o.signal)
-            .add_if(o.timeout >= 0, "t", std::to_string(o.timeout));
-        return simple_post(api, c, "restart", q.str());
-      });
+  // stop and restart: the same flags and query, another endpoint.
+  auto stop_flags = [](CLI::App* c, EachOpts& o) {
+    c->add_option("-s,--signal", o.signal, "Signal to send to the container");
+    c->add_option("-t,--timeout,--time", o.timeout, "Seconds to wait before killing the container");
+  };
+  auto stop_like = [](const char* endpoint) {
+    return [endpoint](client::Client& api, const std::string& c, const EachOpts& o) {
+      client::Query q;
+      q.add_if(!o.signal.empty(), "signal", o.signal)
+          .add_if(o.timeout >= 0, "t", std::to_string(o.timeout));
+      return simple_post(api, c, endpoint, q.str());
+    };
+  };
+  each("stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+       stop_flags, stop_like("stop"));
+  each("restart", "[OPTIONS] CONTAINER [CONTAINER...]", "Restart one or more containers",
+       stop_flags, stop_like("restart"));
   each(
       "kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
       [](CLI::App* c, EachOpts& o) {

@@ -319,6 +319,20 @@ int do_df(Ctx& ctx, DfOpts& o) {
   if (!r) return fail(r.error());
   const Json& d = *r;
   std::vector<Json> rows;
+  auto add_row = [&rows](const char* type, long count, long active, double total,
+                         std::string reclaimable) {
+    rows.push_back({{"Active", std::to_string(active)},
+                    {"Reclaimable", std::move(reclaimable)},
+                    {"Size", human_size(total, 4)},
+                    {"TotalCount", std::to_string(count)},
+                    {"Type", type}});
+  };
+  // "1.2MB (40%)": the percentage only when there is a total to take it of.
+  auto with_percent = [](double reclaim, double total) {
+    std::string rc = human_size(reclaim, 4);
+    if (total > 0) rc += " (" + percent_of(reclaim, total) + ")";
+    return rc;
+  };
   // Images: active = used by a container; reclaimable = size of unused images.
   {
     double total = 0, reclaim = 0;
@@ -334,15 +348,10 @@ int do_df(Ctx& ctx, DfOpts& o) {
           reclaim += size - std::max(0.0, im.value("SharedSize", 0.0));
       }
     }
-    total += 0;
     double layers = d.value("LayersSize", total);
     if (layers > 0) total = layers;
-    rows.push_back(
-        {{"Active", std::to_string(active)},
-         {"Reclaimable", human_size(reclaim, 4) + " (" + percent_of(reclaim, total) + ")"},
-         {"Size", human_size(total, 4)},
-         {"TotalCount", std::to_string(count)},
-         {"Type", "Images"}});
+    add_row("Images", count, active, total,
+            human_size(reclaim, 4) + " (" + percent_of(reclaim, total) + ")");
   }
   {
     double total = 0, reclaim = 0;
@@ -358,13 +367,7 @@ int do_df(Ctx& ctx, DfOpts& o) {
           reclaim += size;
       }
     }
-    std::string rc = human_size(reclaim, 4);
-    if (total > 0) rc += " (" + percent_of(reclaim, total) + ")";
-    rows.push_back({{"Active", std::to_string(active)},
-                    {"Reclaimable", rc},
-                    {"Size", human_size(total, 4)},
-                    {"TotalCount", std::to_string(count)},
-                    {"Type", "Containers"}});
+    add_row("Containers", count, active, total, with_percent(reclaim, total));
   }
   {
     double total = 0, reclaim = 0;
@@ -381,13 +384,7 @@ int do_df(Ctx& ctx, DfOpts& o) {
           reclaim += size;
       }
     }
-    std::string rc = human_size(reclaim, 4);
-    if (total > 0) rc += " (" + percent_of(reclaim, total) + ")";
-    rows.push_back({{"Active", std::to_string(active)},
-                    {"Reclaimable", rc},
-                    {"Size", human_size(total, 4)},
-                    {"TotalCount", std::to_string(count)},
-                    {"Type", "Local Volumes"}});
+    add_row("Local Volumes", count, active, total, with_percent(reclaim, total));
   }
   {
     double total = 0, reclaim = 0;
@@ -403,11 +400,7 @@ int do_df(Ctx& ctx, DfOpts& o) {
           reclaim += size;
       }
     }
-    rows.push_back({{"Active", std::to_string(active)},
-                    {"Reclaimable", human_size(reclaim, 4)},
-                    {"Size", human_size(total, 4)},
-                    {"TotalCount", std::to_string(count)},
-                    {"Type", "Build Cache"}});
+    add_row("Build Cache", count, active, total, human_size(reclaim, 4));
   }
   std::string format = o.format.empty() ? "table" : o.format;
   FormatSpec spec = parse_format(format == "json" ? "{{json .}}" : format);
