@@ -16,6 +16,7 @@ ALL_CHECKS=(
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
+  "cp: a missing path and a file as the extraction point are refused"
   "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm" "daemon: SIGTERM leaves containers running"
   "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
   "recovery: exec and stop work" "recovery: an exit while berthd was down keeps its code"
@@ -185,6 +186,16 @@ if [[ "$code" == 400 && ! -e /berthd-compat-escape && "$OUT" == *"path escapes"*
   ! "$DOCKER_CLI" exec berthd-compat-d ls / 2>/dev/null | grep -q berthd-compat-escape; then
   ok "cp: a tar entry climbing out is refused"
 else not_ok "cp: a tar entry climbing out is refused" "HTTP $code"; rm -f /berthd-compat-escape; fi
+
+cli cp berthd-compat-d:/no/such/path "$WORK/cp-out/"
+rc_missing=$RC out_missing=$OUT
+code=$(curl -s -o "$WORK/notdir.out" -w '%{http_code}' -X PUT --unix-socket "$WORK/exec/berth.sock" \
+  --data-binary @"$WORK/evil.tar" "http://berth/containers/berthd-compat-d/archive?path=/tmp/cp-in.txt")
+OUT="$out_missing / $(cat "$WORK/notdir.out")"
+if [[ $rc_missing -ne 0 && "$out_missing" == *"Could not find the file /no/such/path in container"* &&
+  "$code" == 400 && "$OUT" == *"extraction point is not a directory"* ]]; then
+  ok "cp: a missing path and a file as the extraction point are refused"
+else not_ok "cp: a missing path and a file as the extraction point are refused" "cp exit $rc_missing, PUT HTTP $code"; fi
 
 cli ps --format '{{.Names}} {{.Status}}'
 if [[ $RC -eq 0 && "$OUT" == *"berthd-compat-d Up"* ]]; then ok "ps: lists the container"
