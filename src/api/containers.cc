@@ -256,6 +256,13 @@ std::string os_release_name() {
   return v;
 }
 
+// As dockerd names the daemon's seccomp profile: builtin, unconfined, or where it came from.
+std::string seccomp_profile_name(const engine::Config& c) {
+  if (c.seccomp_profile.empty() || c.seccomp_profile == "builtin") return "builtin";
+  if (c.seccomp_profile == "unconfined") return "unconfined";
+  return c.seccomp_profile_path.empty() ? "custom" : c.seccomp_profile_path;
+}
+
 void info(Exchange& ex, engine::Engine& e) {
   auto n = e.containers().counts();
   auto imgs = e.images().list();
@@ -338,7 +345,7 @@ void info(Exchange& ex, engine::Engine& e) {
       {"ContainerdCommit", {{"ID", ""}}},
       {"RuncCommit", {{"ID", ""}}},
       {"InitCommit", {{"ID", ""}}},
-      {"SecurityOptions", {"name=seccomp,profile=unconfined"}},
+      {"SecurityOptions", {"name=seccomp,profile=" + seccomp_profile_name(e.config())}},
       {"CDISpecDirs", json::array()},
       {"Warnings", nullptr}};
   ex.json(200, j);

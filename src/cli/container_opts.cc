@@ -121,6 +121,36 @@ Result<Json> ulimit(const std::string& s) {
   return Json{{"Name", name}, {"Hard", hv}, {"Soft", sv}};
 }
 
+// --security-opt as docker's CLI sends it: a seccomp profile file is read here and its JSON
+// sent inline (the daemon may not see the client's files); unconfined/builtin pass as names.
+Result<Json> security_opts(const std::vector<std::string>& opts) {
+  Json out = Json::array();
+  for (const auto& opt : opts) {
+    if (opt == "no-new-privileges") {
+      out.push_back(opt);
+      continue;
+    }
+    size_t sep = opt.find('=');
+    if (sep == std::string::npos) sep = opt.find(':');  // the old "key:value" form
+    if (sep == std::string::npos) return Error::invalid("invalid --security-opt: \"" + opt + "\"");
+    std::string key = opt.substr(0, sep), value = opt.substr(sep + 1);
+    if (key != "seccomp" || value == "unconfined" || value == "builtin") {
+      out.push_back(opt);
+      continue;
+    }
+    auto text = read_file(value);
+    if (!text)
+      return Error::invalid("opening seccomp profile (" + value +
+                            ") failed: " + text.error().what());
+    Json profile = Json::parse(*text, nullptr, false);
+    if (profile.is_discarded())
+      return Error::invalid("compacting json for seccomp profile (" + value +
+                            ") failed: not valid JSON");
+    out.push_back("seccomp=" + profile.dump());
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Json> create_body(const ContainerOpts& o, const std::string& image,
@@ -202,7 +232,8 @@ Result<Json> create_body(const ContainerOpts& o, const std::string& image,
   host["CapDrop"] = o.cap_drop.empty() ? Json(nullptr) : Json(o.cap_drop);
   host["Privileged"] = o.privileged;
   host["ReadonlyRootfs"] = o.read_only;
-  host["SecurityOpt"] = o.security_opt.empty() ? Json(nullptr) : Json(o.security_opt);
+  host["SecurityOpt"] =
+      o.security_opt.empty() ? Json(nullptr) : BERTH_TRY(security_opts(o.security_opt));
   if (o.init) host["Init"] = true;
   if (!o.runtime.empty()) host["Runtime"] = o.runtime;
   if (!o.ipc.empty()) host["IpcMode"] = o.ipc;

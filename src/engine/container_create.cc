@@ -500,7 +500,8 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
                     .dir = c->dir,
                     .data_root = config.data_root,
                     .tty = c->tty(),
-                    .runtime = c->origin.runtime};
+                    .runtime = c->origin.runtime,
+                    .seccomp_profile = config.seccomp_profile};
     BERTH_TRY(apply_host_config(c->host_config, c->config, ctx, spec, mounts));
     c->origin.mounts = std::move(mounts);
     BERTH_TRY(

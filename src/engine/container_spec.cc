@@ -1,5 +1,6 @@
 // HostConfig -> OCI runtime spec: what `docker run`'s flags change in config.json, with
 // docker's validation messages.
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <set>
 
 #include "engine/containers_internal.h"
+#include "engine/seccomp_profile.h"
 #include "oci/spec.h"
 #include "util/strings.h"
 
@@ -231,7 +233,7 @@ Result<void> apply_mounts(const json& hc, const SpecContext& ctx, oci::Spec& spe
         if (int64_t size = int_of(t, "SizeBytes"); size > 0)
           om.options.push_back("size=" + std::to_string(size));
         if (int64_t mode = int_of(t, "Mode"); mode > 0) {
-          char buf[16];
+          char buf[32];
           snprintf(buf, sizeof buf, "mode=%llo", static_cast<unsigned long long>(mode));
           om.options.push_back(buf);
         }
@@ -277,8 +279,11 @@ Result<void> apply_tmpfs(const json& hc, oci::Spec& spec, std::set<std::string>&
 Result<void> apply_capabilities(const json& hc, oci::Spec& spec) {
   auto& caps = *spec.process->capabilities;
   std::vector<std::string> set = caps.bounding;
+  // "All" is every capability berthd itself may pass on: a host whose bounding set lacks one
+  // (CAP_SYS_RESOURCE here) could start no --privileged container otherwise.
   std::vector<std::string> all;
-  for (int i = 0; i <= oci::last_known_capability(); i++) all.emplace_back(oci::capability_name(i));
+  for (int i = 0; i <= oci::last_known_capability(); i++)
+    if (prctl(PR_CAPBSET_READ, i) == 1) all.emplace_back(oci::capability_name(i));
   if (bool_of(hc, "Privileged")) set = all;
   std::vector<std::string> add, drop;
   for (const auto& c : strings_of(hc, "CapAdd")) add.push_back(BERTH_TRY(normalize_cap(c)));
@@ -299,14 +304,14 @@ void apply_privileged(oci::Spec& spec) {
   auto& l = *spec.linux;
   l.masked_paths.clear();
   l.readonly_paths.clear();
-  l.seccomp.reset();
   if (!l.resources) l.resources.emplace();
   l.resources->devices = {oci::DeviceCgroupRule{.allow = true, .access = "rwm"}};
   for (auto& m : spec.mounts)
     if (m.destination == "/sys" || m.destination == "/sys/fs/cgroup") std::erase(m.options, "ro");
 }
 
-Result<void> apply_security_opts(const json& hc, oci::Spec& spec) {
+// --security-opt. `seccomp` receives the seccomp=... value ("" when not given).
+Result<void> apply_security_opts(const json& hc, oci::Spec& spec, std::string& seccomp) {
   for (const auto& opt : strings_of(hc, "SecurityOpt")) {
     std::string key = opt, value;
     if (size_t p = opt.find_first_of("=:"); p != std::string::npos) {
@@ -321,10 +326,8 @@ Result<void> apply_security_opts(const json& hc, oci::Spec& spec) {
       else
         return Error::invalid("invalid --security-opt 2: \"" + opt + "\"");
     } else if (key == "seccomp") {
-      if (value == "unconfined") spec.linux->seccomp.reset();
-      // A profile file's content would arrive here as JSON; not supported yet.
-      else
-        return Error::unsupported("seccomp profiles are not supported yet: use seccomp=unconfined");
+      if (value.empty()) return Error::invalid("invalid --security-opt 2: \"" + opt + "\"");
+      seccomp = value;
     } else if (key == "apparmor" || key == "label" || key == "systempaths") {
       if (key == "systempaths" && value == "unconfined") {
         spec.linux->masked_paths.clear();
@@ -333,6 +336,29 @@ Result<void> apply_security_opts(const json& hc, oci::Spec& spec) {
     } else {
       return Error::invalid("invalid --security-opt 1: \"" + opt + "\"");
     }
+  }
+  return ok();
+}
+
+// linux.seccomp, docker's way: none for --privileged or seccomp=unconfined; else the profile
+// the container names, or the daemon's (--seccomp-profile), or the built-in one. A profile is
+// resolved for the container's final capabilities.
+Result<void> apply_seccomp(const json& hc, const std::string& requested,
+                           const std::string& daemon_default, oci::Spec& spec) {
+  spec.linux->seccomp.reset();
+  if (bool_of(hc, "Privileged")) return ok();
+  const std::string& choice = requested.empty() ? daemon_default : requested;
+  if (choice == "unconfined") return ok();
+  auto target = seccomp::Target::host(spec.process->capabilities->bounding);
+  if (choice.empty() || choice == "builtin" || choice == "default")
+    spec.linux->seccomp = seccomp::builtin_profile(target);
+  else
+    spec.linux->seccomp = BERTH_TRY(seccomp::resolve_profile(choice, target));
+  // Checked here so a bad profile fails the create, not the start.
+  if (auto v = oci::validate_seccomp(*spec.linux->seccomp); !v) {
+    std::string m = v.error().message();
+    if (m.starts_with("linux.seccomp.")) m.erase(0, 14);
+    return Error::invalid("Decoding seccomp profile failed: " + m);
   }
   return ok();
 }
@@ -592,7 +618,9 @@ Result<void> apply_host_config(const json& hc, const json& /*config*/, const Spe
   BERTH_TRY(apply_tmpfs(hc, spec, dests));
   BERTH_TRY(apply_capabilities(hc, spec));
   if (bool_of(hc, "Privileged")) apply_privileged(spec);
-  BERTH_TRY(apply_security_opts(hc, spec));
+  std::string seccomp_opt;
+  BERTH_TRY(apply_security_opts(hc, spec, seccomp_opt));
+  BERTH_TRY(apply_seccomp(hc, seccomp_opt, ctx.seccomp_profile, spec));
   BERTH_TRY(apply_resources(hc, spec));
   BERTH_TRY(apply_ulimits(hc, spec));
   BERTH_TRY(apply_devices(hc, spec));

@@ -237,6 +237,9 @@ struct SpecContext {
   std::string data_root;
   bool tty = false;
   std::string runtime;  // the runtime's name in Config::runtimes
+  // The daemon's seccomp profile for containers that name none: "" (built-in), "unconfined"
+  // or a profile's JSON (Config::seccomp_profile).
+  std::string seccomp_profile;
 };
 Result<void> apply_host_config(const json& hc, const json& config, const SpecContext& ctx,
                                oci::Spec& spec, json& mounts_out);

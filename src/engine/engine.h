@@ -40,6 +40,11 @@ struct Config {
   // Log defaults for new containers (daemon.json "log-opts").
   uint64_t log_max_size = 0;  // 0 = unlimited
   int log_max_files = 1;
+  // Seccomp profile of containers that name none (dockerd's --seccomp-profile): "" or
+  // "builtin" for berth's built-in profile, "unconfined", or the JSON of a profile in docker's
+  // format (berthd reads the file).
+  std::string seccomp_profile;
+  std::string seccomp_profile_path;  // the file it was read from (for /info)
 };
 
 class Engine {

@@ -254,6 +254,8 @@ Result<Process> parse_process(std::string_view json_text);
 // user namespace is created, sysctls allowed by the namespaces, and so on.
 Result<void> validate(const Spec& spec);
 Result<void> validate_process(const Process& p);
+// The linux.seccomp checks of validate() alone (errors name "linux.seccomp.<field>").
+Result<void> validate_seccomp(const Seccomp& s);
 
 // Serialises back to JSON (used by `spec`, by tests, and to hand state to hooks).
 std::string to_json(const Spec& spec, int indent = 2);

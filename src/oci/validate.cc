@@ -617,6 +617,8 @@ Result<void> linux_section(const Spec& spec, const Linux& l) {
 
 Result<void> validate_process(const Process& p) { return process_at("process", p); }
 
+Result<void> validate_seccomp(const Seccomp& s) { return seccomp(s); }
+
 Result<void> validate(const Spec& spec) {
   BERTH_TRY(version(spec.oci_version));
   if (spec.root.path.empty()) return invalid("root.path", "required");

@@ -15,6 +15,8 @@ ALL_CHECKS=(
   "image: docker history" "image: docker save" "image: docker events saw the tag"
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output" "ps: lists the container"
+  "seccomp: the built-in profile confines run and exec" "seccomp: CAP_SYS_ADMIN, --privileged, unconfined"
+  "seccomp: a profile file applies; a bad one fails the create, nothing left" "seccomp: docker info names the profile"
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
   "cp: a missing path and a file as the extraction point are refused"
   "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm" "daemon: SIGTERM leaves containers running"
@@ -155,6 +157,42 @@ else not_ok "run -d + logs" "exit $RC"; fi
 cli exec berthd-compat-d sh -c 'echo in-$((1+1))'
 if [[ $RC -eq 0 && "$OUT" == "in-2" ]]; then ok "exec: output"
 else not_ok "exec: output" "exit $RC"; fi
+
+# --- seccomp: docker's defaults (a built-in allowlist; off for --privileged) ---------------------
+cli run --rm "$img" sh -c 'grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshare-ok || echo unshare-refused; mkdir /tmp/d && echo mkdir-ok'
+out_run=$OUT rc_run=$RC
+cli exec berthd-compat-d sh -c 'grep Seccomp: /proc/self/status; unshare -n true 2>/dev/null || echo unshare-refused'
+if [[ $rc_run -eq 0 && "$out_run" == *$'Seccomp:\t2'*unshare-refused*mkdir-ok* && $RC -eq 0 &&
+  "$OUT" == *$'Seccomp:\t2'*unshare-refused* ]]; then ok "seccomp: the built-in profile confines run and exec"
+else not_ok "seccomp: the built-in profile confines run and exec" "run exit $rc_run: $out_run / exec exit $RC: $OUT"; fi
+
+probe='grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshare-ok || echo unshare-refused'
+cli run --rm --cap-add SYS_ADMIN "$img" sh -c "$probe"; out_admin=$OUT
+cli run --rm --privileged "$img" sh -c "$probe"; out_priv=$OUT
+cli run --rm --security-opt seccomp=unconfined "$img" sh -c "$probe"
+if [[ "$out_admin" == *$'Seccomp:\t2'*unshare-ok* && "$out_priv" == *$'Seccomp:\t0'*unshare-ok* &&
+  "$OUT" == *$'Seccomp:\t0'* ]]; then ok "seccomp: CAP_SYS_ADMIN, --privileged, unconfined"
+else not_ok "seccomp: CAP_SYS_ADMIN, --privileged, unconfined" "cap-add: $out_admin / privileged: $out_priv / unconfined: $OUT"; fi
+
+cat >"$WORK/seccomp.json" <<'JSON'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+               "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}
+JSON
+printf '{"defaultAction": "SCMP_ACT_SOMETIMES"}' >"$WORK/seccomp-bad.json"
+cli run --rm --security-opt seccomp="$WORK/seccomp.json" "$img" sh -c 'mkdir /tmp/x'
+out_file=$OUT rc_file=$RC
+before=$("$DOCKER_CLI" ps -aq | wc -l)
+cli run --rm --security-opt seccomp="$WORK/seccomp-bad.json" "$img" true
+after=$("$DOCKER_CLI" ps -aq | wc -l)
+if [[ $rc_file -ne 0 && "$out_file" == *"Permission denied"* && $RC -eq 125 &&
+  "$OUT" == *'Decoding seccomp profile failed: defaultAction: unknown action "SCMP_ACT_SOMETIMES"'* &&
+  $before -eq $after ]]; then ok "seccomp: a profile file applies; a bad one fails the create, nothing left"
+else not_ok "seccomp: a profile file applies; a bad one fails the create, nothing left" "file: exit $rc_file $out_file / bad: exit $RC $OUT / containers $before -> $after"; fi
+
+cli info --format '{{json .SecurityOptions}}'
+if [[ $RC -eq 0 && "$OUT" == *'name=seccomp,profile=builtin'* ]]; then ok "seccomp: docker info names the profile"
+else not_ok "seccomp: docker info names the profile" "exit $RC: $OUT"; fi
 
 printf 'copied in\n' >"$WORK/cp-in.txt"
 cli cp "$WORK/cp-in.txt" berthd-compat-d:/tmp/
