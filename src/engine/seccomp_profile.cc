@@ -311,7 +311,8 @@ constexpr std::string_view kSignalsAndTime =
     "sigprocmask sigreturn sigpending sigsuspend signal alarm pause nanosleep clock_nanosleep "
     "clock_nanosleep_time64 getitimer setitimer timer_create timer_settime timer_settime64 "
     "timer_gettime timer_gettime64 timer_getoverrun timer_delete time gettimeofday "
-    "clock_gettime clock_gettime64 clock_getres clock_getres_time64 adjtimex";
+    "clock_gettime clock_gettime64 clock_getres clock_getres_time64 adjtimex clock_adjtime "
+    "clock_adjtime64";
 
 constexpr std::string_view kIpcAndNet =
     "msgget msgsnd msgrcv msgctl semget semop semtimedop semtimedop_time64 semctl shmget shmat "
@@ -333,13 +334,12 @@ constexpr CapGroup kCapGroups[] = {
      "perf_event_open"},
     {"CAP_BPF", "bpf"},
     {"CAP_PERFMON", "perf_event_open"},
-    {"CAP_SYS_PTRACE", "kcmp pidfd_getfd process_madvise userfaultfd"},
+    {"CAP_SYS_PTRACE",
+     "kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev userfaultfd"},
     {"CAP_SYS_MODULE", "init_module finit_module delete_module"},
     {"CAP_SYS_BOOT", "reboot"},
     {"CAP_SYS_RAWIO", "iopl ioperm"},
-    {"CAP_SYS_TIME",
-     "settimeofday stime clock_settime clock_settime64 clock_adjtime "
-     "clock_adjtime64"},
+    {"CAP_SYS_TIME", "settimeofday stime clock_settime clock_settime64"},
     {"CAP_SYS_NICE",
      "mbind set_mempolicy get_mempolicy set_mempolicy_home_node migrate_pages "
      "move_pages"},
@@ -394,7 +394,7 @@ Profile make_builtin() {
 
   // ptrace is safe to grant since 4.8, when seccomp started checking the syscalls a tracer
   // changes; the tracee must still be in the container's pid namespace and ptrace-able.
-  Rule trace = allow("ptrace process_vm_readv process_vm_writev");
+  Rule trace = allow("ptrace");
   trace.includes.min_kernel = KernelVersion{4, 8};
   trace.comment = "seccomp re-checks a tracer's changes since 4.8";
   p.rules.push_back(std::move(trace));

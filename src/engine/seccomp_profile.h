@@ -19,11 +19,13 @@
 //                     back to clone, whose flags a filter can see), quotactl, sethostname
 //                     and setdomainname, fanotify_init, name_to_handle_at, lookup_dcookie,
 //                     bpf and perf_event_open (also CAP_BPF / CAP_PERFMON)
-//   CAP_SYS_PTRACE    kcmp, pidfd_getfd, process_madvise, userfaultfd
+//   CAP_SYS_PTRACE    kcmp, pidfd_getfd, process_madvise, process_vm_readv/writev,
+//                     userfaultfd (ptrace itself is allowed: seccomp re-checks since 4.8)
 //   CAP_SYS_MODULE    init_module, finit_module, delete_module
 //   CAP_SYS_BOOT      reboot
 //   CAP_SYS_RAWIO     iopl, ioperm
-//   CAP_SYS_TIME      settimeofday, stime, clock_settime, clock_adjtime
+//   CAP_SYS_TIME      settimeofday, stime, clock_settime (adjtimex and clock_adjtime are
+//                     allowed: they only read without the capability)
 //   CAP_SYS_NICE      mbind, set_mempolicy, get_mempolicy, migrate_pages, move_pages
 //   CAP_SYS_CHROOT    chroot
 //   CAP_SYS_PACCT     acct

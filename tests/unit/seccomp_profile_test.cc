@@ -188,7 +188,7 @@ TEST(SeccompProfile, BuiltinProfileDecisions) {
   };
   for (long nr : {SYS_read, SYS_write, SYS_openat, SYS_execve, SYS_execveat, SYS_mmap, SYS_futex,
                   SYS_epoll_pwait, SYS_arch_prctl, SYS_chroot, SYS_ptrace, SYS_capset,
-                  SYS_setresuid, SYS_prctl, SYS_rseq, SYS_close_range})
+                  SYS_setresuid, SYS_prctl, SYS_rseq, SYS_close_range, SYS_clock_adjtime})
     EXPECT_EQ(on(nr), kAllow) << "syscall " << nr;
   for (long nr : {SYS_mount,
                   SYS_umount2,
@@ -210,7 +210,8 @@ TEST(SeccompProfile, BuiltinProfileDecisions) {
                   SYS_acct,
                   SYS_iopl,
                   SYS_fsopen,
-                  SYS_move_mount})
+                  SYS_move_mount,
+                  SYS_process_vm_readv})
     EXPECT_EQ(on(nr), errno_ret(EPERM)) << "syscall " << nr;
   EXPECT_EQ(on(SYS_clone3), errno_ret(ENOSYS)) << "libc falls back to clone";
   EXPECT_EQ(on(SYS_clone, {0x1200011 /* fork()'s flags */}), kAllow);
