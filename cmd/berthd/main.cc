@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/http.h"
+#include "api/http_transport.h"
 #include "api/routes.h"
 #include "engine/engine.h"
 #include "engine/events.h"
@@ -55,6 +56,14 @@ Result<void> check_sockets_free(const std::vector<std::string>& hosts) {
   return ok();
 }
 
+// Unreadable or mismatched TLS files are refused before the engine touches the data root.
+Result<void> check_tls(const berthd::Options& o) {
+  bool any_tcp = false;
+  for (const auto& h : o.hosts) any_tcp = any_tcp || h.starts_with("tcp://");
+  if (!any_tcp || !o.tls_verify) return ok();
+  return api::check_tls_files(o.tls_cert, o.tls_key, o.tls_ca);
+}
+
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -81,6 +90,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   if (auto r = check_sockets_free(o.hosts); !r) return fail(r.error());
+  if (auto r = check_tls(o); !r) return fail(r.error());
   if (mkdir(o.exec_root.c_str(), 0711) != 0 && errno != EEXIST)
     return fail(Error::sys("create exec root \"" + o.exec_root + "\""));
   if (auto r = write_pidfile(o.pidfile); !r) return fail(r.error());

@@ -24,7 +24,8 @@ class Transport {
   virtual ssize_t write(const void* buf, size_t len) = 0;
   virtual int fd() const = 0;
   // Hands the connection over (hijack): a plain socket gives its fd; TLS gives one end of a
-  // socketpair whose other end a proxy thread pumps through the TLS session.
+  // socketpair whose other end a proxy thread pumps through the TLS session (non-blocking,
+  // both directions at once).
   virtual Result<UniqueFd> release() = 0;
   // Wakes a thread blocked in read() or write() (server shutdown).
   void shutdown_socket();
@@ -33,11 +34,18 @@ class Transport {
 };
 
 std::unique_ptr<Transport> plain_transport(UniqueFd fd);
-// Runs the server side of the TLS handshake; errors name the peer's problem.
+// Runs the server side of the TLS handshake (at most 30 s). A failure is logged (info) and
+// returned naming the peer and its problem: no certificate, one not signed by the CA, plain
+// HTTP (answered with a 400 that says so), silence.
 Result<std::unique_ptr<Transport>> tls_transport(UniqueFd fd, SSL_CTX* ctx);
-// A server context requiring client certificates signed by `ca`.
+// A server context requiring client certificates signed by `ca` (TLS 1.2 or later). Errors
+// name the file: "could not read TLS key "/x/key.pem": open /x/key.pem: no such file or
+// directory", "could not load X509 key pair (cert ..., key ...): key values mismatch".
 Result<SSL_CTX*> make_tls_context(const std::string& cert, const std::string& key,
                                   const std::string& ca);
+// make_tls_context's checks alone, for berthd to refuse bad files before it opens its engine.
+Result<void> check_tls_files(const std::string& cert, const std::string& key,
+                             const std::string& ca);
 
 // Beast's SyncReadStream/SyncWriteStream over a Transport.
 class SyncStream {

@@ -15,6 +15,10 @@ namespace berth::cli {
 Result<client::Client*> Ctx::api() {
   if (!client_) {
     client::Endpoint ep = BERTH_TRY(client::choose_endpoint(host));
+    if (tls_verify_flag && tls_verify_flag->count() > 0) tls.verify = tls_verify;
+    // TLS is for tcp:// daemons; a unix socket is reached as it is.
+    if (auto settings = client::resolve_tls(tls); settings && !ep.is_unix)
+      ep.tls = BERTH_TRY(client::TlsContext::load(*settings));
     client_ = std::make_unique<client::Client>(std::move(ep));
   }
   return client_.get();
@@ -170,7 +174,8 @@ std::string first_command(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "-H" || a == "--host" || a == "-l" || a == "--log-level" || a == "--config" ||
-        a == "-c" || a == "--context") {
+        a == "-c" || a == "--context" || a == "--tlscacert" || a == "--tlscert" ||
+        a == "--tlskey") {
       i++;
       continue;
     }
@@ -193,6 +198,20 @@ int run(int argc, char** argv) {
   app.add_option("-l,--log-level", ctx.log_level, "Set the logging level");
   app.add_option("--config", config_dir, "Location of client config files");
   app.add_option("-c,--context", context, "Name of the context to use (ignored)");
+  std::string cert_dir = client::tls_cert_dir();
+  app.add_flag("--tls", ctx.tls.tls, "Use TLS; implied by --tlsverify");
+  ctx.tls_verify_flag =
+      app.add_flag("--tlsverify", ctx.tls_verify, "Use TLS and verify the remote");
+  // As with docker's flags, the last of several occurrences wins.
+  app.add_option("--tlscacert", ctx.tls.ca_file, "Trust certs signed only by this CA")
+      ->default_str(cert_dir + "/ca.pem")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--tlscert", ctx.tls.cert_file, "Path to TLS certificate file")
+      ->default_str(cert_dir + "/cert.pem")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--tlskey", ctx.tls.key_file, "Path to TLS key file")
+      ->default_str(cert_dir + "/key.pem")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.require_subcommand(0, 1);
 
   g_only = first_command(argc, argv);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/tls.h"
 #include "util/result.h"
 
 namespace berth::cli {
@@ -24,13 +25,16 @@ inline constexpr int kExitNotFound = 127;
 
 class Ctx {
  public:
-  std::string host;  // -H
+  std::string host;      // -H
+  client::TlsFlags tls;  // --tls, --tlscacert, --tlscert, --tlskey; --tlsverify below
+  bool tls_verify = false;
+  const CLI::Option* tls_verify_flag = nullptr;  // given at all: TLS on, verify as it says
   std::string log_level;
   bool debug = false;
   int status = 0;            // the process's exit status, set by the command that ran
   std::string command_path;  // "run", "image ls": for "See 'berth run --help'."
 
-  // The API client for the chosen endpoint (created on first use).
+  // The API client for the chosen endpoint (created on first use; TLS files loaded then).
   Result<client::Client*> api();
 
  private:

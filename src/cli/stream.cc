@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -98,19 +97,6 @@ std::vector<int> proxied_signals() {
   return out;
 }
 
-namespace {
-// Writes to the daemon's socket without SIGPIPE when it has gone away.
-Result<void> send_all(int fd, std::string_view d) {
-  while (!d.empty()) {
-    ssize_t n = send(fd, d.data(), d.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::sys("write to the container's stdin");
-    d.remove_prefix(static_cast<size_t>(n));
-  }
-  return ok();
-}
-}  // namespace
-
 Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
   auto sink = [](int fd) {
     return [fd](std::string_view d) -> Result<void> {
@@ -129,13 +115,14 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
     BERTH_TRY(deliver(h.pending));
     h.pending.clear();
   }
+  client::Transport& conn = *h.stream;
   bool stdin_open = o.forward_stdin;
   bool prev_ctrl_p = false;
   std::vector<char> buf(65536);
   for (;;) {
     pollfd fds[3];
     int n = 0;
-    fds[n++] = {h.fd.get(), POLLIN, 0};
+    fds[n++] = {conn.fd(), POLLIN, 0};
     int stdin_idx = -1, sig_idx = -1;
     if (stdin_open) {
       stdin_idx = n;
@@ -145,7 +132,9 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
       sig_idx = n;
       fds[n++] = {o.signals->fd(), POLLIN, 0};
     }
-    if (poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+    // Output the transport holds already (decrypted TLS) is not seen by poll(): no waiting.
+    bool output_ready = conn.buffered() > 0;
+    if (poll(fds, static_cast<nfds_t>(n), output_ready ? 0 : -1) < 0) {
       if (errno == EINTR) continue;
       return Error::sys("poll");
     }
@@ -160,7 +149,7 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
       if (r <= 0) {
         stdin_open = false;
         // The container sees EOF on its stdin; its output keeps coming.
-        shutdown(h.fd.get(), SHUT_WR);
+        (void)conn.close_write();
       } else {
         if (o.tty && o.detached) {
           // docker's default detach keys; the daemon acts on them, we only remember.
@@ -169,16 +158,18 @@ Result<void> pump(client::Hijacked& h, const PumpOptions& o) {
             prev_ctrl_p = buf[i] == 0x10;
           }
         }
-        auto w = send_all(h.fd.get(), std::string_view(buf.data(), static_cast<size_t>(r)));
-        if (!w) stdin_open = false;
+        // A daemon that went away ends the copy of stdin; its output is read to the end.
+        if (!conn.write(std::string_view(buf.data(), static_cast<size_t>(r)))) stdin_open = false;
       }
     }
-    if (fds[0].revents) {
-      ssize_t r = read(h.fd.get(), buf.data(), buf.size());
-      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (r < 0 && errno != ECONNRESET) return Error::sys("read the container's output");
-      if (r <= 0) return ok();
-      BERTH_TRY(deliver(std::string_view(buf.data(), static_cast<size_t>(r))));
+    if (output_ready || fds[0].revents) {
+      auto r = conn.read(buf.data(), buf.size());
+      if (!r) {
+        if (r.error().errno_value() == ECONNRESET) return ok();
+        return std::move(r).error();
+      }
+      if (*r == 0) return ok();
+      BERTH_TRY(deliver(std::string_view(buf.data(), *r)));
     }
   }
 }

@@ -201,7 +201,7 @@ Result<Hijacked> Client::hijack(std::string_view path,
   h.multiplexed = r.header("content-type") == "application/vnd.docker.multiplexed-stream";
   Connection conn = std::move(*r.take_connection());
   h.pending = conn.take_buffered();
-  h.fd = conn.release_fd();
+  h.stream = conn.release_transport();
   return h;
 }
 

@@ -1,6 +1,7 @@
 // The Docker Engine API client of the berth CLI: API version negotiation via /_ping (like
 // docker's CLI), one kept-alive connection for ordinary calls, separate connections for
-// streams (logs -f, events, pull progress, wait) and hijacked sessions (attach, exec start).
+// streams (logs -f, events, pull progress, wait) and hijacked sessions (attach, exec start);
+// over a unix socket, TCP, or TLS over TCP (the Endpoint says which).
 //
 // Daemon errors become berth Errors whose message is docker's line, "Error response from
 // daemon: <message>", with the kind taken from the HTTP status (404 NotFound, 409 Conflict,
@@ -28,9 +29,9 @@ inline constexpr std::string_view kFallbackApiVersion = "1.24";
 int compare_versions(std::string_view a, std::string_view b);
 
 struct Hijacked {
-  UniqueFd fd;               // the raw connection: container output in, stdin out
-  std::string pending;       // output bytes that arrived with the response head
-  bool multiplexed = false;  // Content-Type application/vnd.docker.multiplexed-stream
+  std::unique_ptr<Transport> stream;  // the raw connection: container output in, stdin out
+  std::string pending;                // output bytes that arrived with the response head
+  bool multiplexed = false;           // Content-Type application/vnd.docker.multiplexed-stream
 };
 
 class Client {

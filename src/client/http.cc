@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "client/tls.h"
+
 namespace berth::client {
 
 namespace {
@@ -50,16 +52,20 @@ Result<UniqueFd> connect_unix(const Endpoint& ep) {
   return fd;
 }
 
-Result<UniqueFd> connect_tcp(const Endpoint& ep) {
-  std::string host = ep.address, port = "2375";
-  if (size_t colon = host.rfind(':'); colon != std::string::npos && host.find(']') < colon) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-  } else if (colon != std::string::npos && host.find(']') == std::string::npos) {
+// "host:port", "[v6]:port", "host" (docker's default port 2375) -> host and port.
+std::pair<std::string, std::string> split_host_port(const std::string& address) {
+  std::string host = address, port = "2375";
+  size_t colon = host.rfind(':');
+  size_t bracket = host.find(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || bracket < colon)) {
     port = host.substr(colon + 1);
     host = host.substr(0, colon);
   }
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, port};
+}
+
+Result<UniqueFd> connect_tcp(const Endpoint& ep, const std::string& host, const std::string& port) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -118,21 +124,14 @@ Result<Endpoint> choose_endpoint(std::string_view host_flag) {
 }
 
 Result<Connection> Connection::open(const Endpoint& ep) {
-  UniqueFd fd = ep.is_unix ? BERTH_TRY(connect_unix(ep)) : BERTH_TRY(connect_tcp(ep));
-  return Connection(std::move(fd));
+  if (ep.is_unix) return Connection(plain_transport(BERTH_TRY(connect_unix(ep))));
+  auto [host, port] = split_host_port(ep.address);
+  UniqueFd fd = BERTH_TRY(connect_tcp(ep, host, port));
+  if (!ep.tls) return Connection(plain_transport(std::move(fd)));
+  return Connection(BERTH_TRY(ep.tls->handshake(std::move(fd), host, ep.url)));
 }
 
-Result<void> Connection::send(std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::sys("write to the daemon");
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return ok();
-}
+Result<void> Connection::send(std::string_view data) { return t_->write(data); }
 
 Result<bool> Connection::fill() {
   if (pos_ == buf_.size()) {
@@ -140,29 +139,16 @@ Result<bool> Connection::fill() {
     pos_ = 0;
   }
   char tmp[16384];
-  for (;;) {
-    ssize_t n = ::read(fd_.get(), tmp, sizeof(tmp));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Error::sys("read from the daemon");
-    }
-    if (n == 0) return false;
-    buf_.append(tmp, static_cast<size_t>(n));
-    return true;
-  }
+  size_t n = BERTH_TRY(t_->read(tmp, sizeof(tmp)));
+  if (n == 0) return false;
+  buf_.append(tmp, n);
+  return true;
 }
 
 Result<size_t> Connection::read_some(char* buf, size_t len) {
   if (pos_ == buf_.size()) {
     // Large reads go straight to the caller's buffer.
-    if (len >= 16384) {
-      for (;;) {
-        ssize_t n = ::read(fd_.get(), buf, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error::sys("read from the daemon");
-        return static_cast<size_t>(n);
-      }
-    }
+    if (len >= 16384) return t_->read(buf, len);
     if (!BERTH_TRY(fill())) return size_t{0};
   }
   size_t n = std::min(len, buf_.size() - pos_);

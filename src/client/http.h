@@ -1,19 +1,23 @@
 // A small HTTP/1.1 client over unix and TCP sockets for the Docker Engine API: plain blocking
-// sockets (no Boost: the CLI must start fast), keep-alive, chunked and length-delimited
-// response bodies read as a stream, chunked request bodies, and connection hijack
-// ("Upgrade: tcp") for attach and exec start.
+// sockets, or TLS over TCP (no Boost: the CLI must start fast), keep-alive, chunked and
+// length-delimited response bodies read as a stream, chunked request bodies, and connection
+// hijack ("Upgrade: tcp") for attach and exec start.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "client/transport.h"
 #include "util/fd.h"
 #include "util/result.h"
 
 namespace berth::client {
+
+class TlsContext;
 
 inline constexpr std::string_view kDefaultHost = "unix:///run/berth/berth.sock";
 
@@ -22,17 +26,19 @@ struct Endpoint {
   bool is_unix = true;
   std::string address;  // socket path, or host:port
   std::string url;      // normalised, as error messages show it
+  // TLS for a tcp:// endpoint (client/tls.h); null: plain.
+  std::shared_ptr<TlsContext> tls;
 };
 Result<Endpoint> parse_endpoint(std::string_view url);
 // The -H value when given, else $BERTH_HOST, else $DOCKER_HOST, else kDefaultHost.
 Result<Endpoint> choose_endpoint(std::string_view host_flag);
 
-// One socket with a read buffer.
+// One connection (a Transport) with a read buffer.
 class Connection {
  public:
   static Result<Connection> open(const Endpoint& ep);
   // Wraps a connected socket (tests, socketpairs).
-  static Connection adopt(UniqueFd fd) { return Connection(std::move(fd)); }
+  static Connection adopt(UniqueFd fd) { return Connection(plain_transport(std::move(fd))); }
   Result<void> send(std::string_view data);
   // Buffered bytes first, then the socket; 0 at EOF.
   Result<size_t> read_some(char* buf, size_t len);
@@ -40,14 +46,17 @@ class Connection {
   Result<std::string> read_line(size_t limit = 64 << 10);
   // Bytes read from the socket but not consumed yet (handed over on hijack).
   std::string take_buffered();
-  bool has_buffered() const { return pos_ < buf_.size(); }
-  int fd() const { return fd_.get(); }
-  UniqueFd release_fd() { return std::move(fd_); }
+  // Bytes that can be read without waiting on the socket (ours, or the transport's).
+  bool has_buffered() const { return pos_ < buf_.size() || t_->buffered() > 0; }
+  // The socket, for poll().
+  int fd() const { return t_->fd(); }
+  // The stream itself, once the buffer has been taken (hijack).
+  std::unique_ptr<Transport> release_transport() { return std::move(t_); }
 
  private:
-  explicit Connection(UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit Connection(std::unique_ptr<Transport> t) : t_(std::move(t)) {}
   Result<bool> fill();  // false at EOF
-  UniqueFd fd_;
+  std::unique_ptr<Transport> t_;
   std::string buf_;
   size_t pos_ = 0;
 };
@@ -79,7 +88,7 @@ class Response {
   // True once the body has been read to its end and the server keeps the connection open.
   bool reusable() const;
   Connection& connection() { return *conn_; }
-  // Raw fd to poll() for readability (buffered data is checked with has_buffered()).
+  // The socket to poll() for readability (buffered data is checked with has_buffered()).
   int fd() const { return conn_->fd(); }
   bool has_buffered() const { return conn_->has_buffered() || line_pos_ < line_buf_.size(); }
   std::optional<Connection> take_connection() { return std::move(conn_); }
