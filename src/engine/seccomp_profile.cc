@@ -518,7 +518,15 @@ Target Target::host(std::vector<std::string> caps) {
 
 Result<oci::Seccomp> resolve_profile(std::string_view json_text, const Target& target) {
   Profile p = BERTH_TRY(parse(json_text));
-  return resolve(p, target);
+  oci::Seccomp out = resolve(p, target);
+  // The runtime spec's checks (known actions, architectures, flags, ...), so a bad profile
+  // fails here, at create, rather than at start.
+  if (auto v = oci::validate_seccomp(out); !v) {
+    std::string m = v.error().message();
+    if (m.starts_with("linux.seccomp.")) m.erase(0, 14);
+    return decode_error("", m);
+  }
+  return out;
 }
 
 oci::Seccomp builtin_profile(const Target& target) { return resolve(builtin(), target); }

@@ -56,8 +56,8 @@ struct Target {
   static Target host(std::vector<std::string> caps);
 };
 
-// Resolves a profile in docker's JSON format. Errors read "Decoding seccomp profile failed:
-// <what and where>", as docker's do.
+// Resolves a profile in docker's JSON format and checks the result as the runtime would.
+// Errors read "Decoding seccomp profile failed: <where>: <what>", as docker's do.
 Result<oci::Seccomp> resolve_profile(std::string_view json_text, const Target& target);
 
 // The built-in default profile (see above) resolved for `target`.
