@@ -48,9 +48,9 @@ std::string inspect_json(const Json& array);
 namespace berth::cli {
 
 // Pulls an image with docker's progress display (bars on a tty, plain lines otherwise)
-// written to `fd`; quiet prints nothing.
+// written to `fd`; quiet prints nothing. `all_tags`: no tag sent, every tag pulled (pull -a).
 Result<void> pull_image(client::Client& api, const std::string& ref, const std::string& platform,
-                        bool quiet, int fd);
+                        bool quiet, int fd, bool all_tags = false);
 // Renders a JSON-lines progress stream (pull, push, load) like docker's jsonmessage.
 Result<void> display_progress(client::Response& r, int fd, bool quiet);
 

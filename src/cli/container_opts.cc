@@ -60,8 +60,6 @@ void add_container_flags(CLI::App* cmd, ContainerOpts& o, bool is_run) {
   }
 }
 
-namespace {
-
 // KEY=VALUE as given, or KEY alone taken from our environment (dropped when unset).
 void add_env(Json& env, const std::string& kv) {
   if (kv.find('=') != std::string::npos) {
@@ -89,6 +87,8 @@ Result<void> read_env_file(Json& env, const std::string& path) {
   }
   return ok();
 }
+
+namespace {
 
 // "name[:count]"; the daemon judges the name (docker's CLI leaves that to it too).
 Result<Json> restart_policy(const std::string& s) {

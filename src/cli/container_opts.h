@@ -27,4 +27,10 @@ void add_container_flags(CLI::App* cmd, ContainerOpts& o, bool is_run);
 Result<Json> create_body(const ContainerOpts& o, const std::string& image,
                          const std::vector<std::string>& command, bool entrypoint_flag_given);
 
+// -e KEY=VALUE as given, -e KEY from our environment (dropped when unset).
+void add_env(Json& env, const std::string& kv);
+// --env-file, as docker reads it (run, create and exec alike): KEY=VALUE or KEY lines,
+// leading blanks and '#' comments skipped, a line starting with '=' refused.
+Result<void> read_env_file(Json& env, const std::string& path);
+
 }  // namespace berth::cli

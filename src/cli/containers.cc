@@ -420,7 +420,7 @@ int do_inspect(Ctx& ctx, CLI::App* cmd, InspectOpts& o, const std::string& fixed
       continue;
     }
     if (tmpl) {
-      auto s = tmpl->execute(**r);
+      auto s = tmpl->execute(**r, nullptr, {.missing_key_error = true});
       if (!s) {
         errors.push_back("template parsing error: " + s.error().what());
         continue;

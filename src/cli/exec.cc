@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "cli/command.h"
+#include "cli/container_opts.h"
 #include "cli/format.h"
 #include "cli/stream.h"
 #include "util/fd.h"
@@ -53,21 +54,9 @@ int do_exec(Ctx& ctx, CLI::App* cmd, ExecOpts& o) {
   if (!api) return fail(api.error());
   Json env = Json::array();
   for (const auto& f : o.env_file) {
-    auto text = read_file(f);
-    if (!text) return fail_msg(text.error().what());
-    for (auto line : split(*text, '\n')) {
-      std::string l(line);
-      if (!l.empty() && l.back() == '\r') l.pop_back();
-      if (l.empty() || l[0] == '#') continue;
-      env.push_back(l);
-    }
+    if (auto r = read_env_file(env, f); !r) return fail_msg(r.error().what());
   }
-  for (const auto& e : o.env) {
-    if (e.find('=') != std::string::npos)
-      env.push_back(e);
-    else if (const char* v = std::getenv(e.c_str()))
-      env.push_back(e + "=" + v);
-  }
+  for (const auto& e : o.env) add_env(env, e);
   Json body = {{"User", o.user},
                {"Privileged", o.privileged},
                {"Tty", o.tty},
@@ -220,8 +209,39 @@ bool is_dir_mode(const Json& st) {
   return st.is_object() && (st.value("mode", 0LL) & (1LL << 31)) != 0;
 }
 
+bool is_symlink_mode(const Json& st) {
+  // Go's os.ModeSymlink is 1<<27.
+  return st.is_object() && (st.value("mode", 0LL) & (1LL << 27)) != 0;
+}
+
+// cp -L: a container path that is a symbolic link is replaced by its target (relative
+// targets taken from the link's directory), keeping a trailing "/" or "/.". The copy keeps
+// the link's name (`rebase`), as docker's.
+Result<std::string> follow_container_link(client::Client& api, const Loc& src,
+                                          std::string* rebase) {
+  auto h = api.open_stream("HEAD",
+                           "/containers/" + esc(src.container) + "/archive?path=" + esc(src.path));
+  if (!h) return src.path;  // the GET that follows reports the error
+  Json st = path_stat(h->header("x-docker-container-path-stat"));
+  if (!is_symlink_mode(st)) return src.path;
+  std::string target = st.value("linkTarget", "");
+  if (target.empty()) return src.path;
+  std::string path = src.path;
+  std::string suffix = path.ends_with("/.") ? "/." : path.ends_with("/") ? "/" : "";
+  path.resize(path.size() - suffix.size());
+  if (!target.starts_with("/")) target = dir_name(path) + "/" + target;
+  if (!target.ends_with(suffix)) target += suffix;
+  *rebase = base_name(path);
+  return target;
+}
+
 int cp_from(client::Client& api, const CpOpts& o, const Loc& src, const std::string& dst) {
-  std::string cpath = src.path;
+  std::string cpath = src.path, rebase;
+  if (o.follow_link) {
+    auto followed = follow_container_link(api, src, &rebase);
+    if (!followed) return fail(followed.error());
+    cpath = *followed;
+  }
   auto r =
       api.open_stream("GET", "/containers/" + esc(src.container) + "/archive?path=" + esc(cpath));
   if (!r) {
@@ -246,7 +266,7 @@ int cp_from(client::Client& api, const CpOpts& o, const Loc& src, const std::str
   std::string target_dir, new_name;
   if (dst_dir) {
     target_dir = dst;
-    new_name = contents_only ? "" : entry;
+    new_name = contents_only ? "" : rebase.empty() ? entry : rebase;
   } else {
     if (dst_exists && src_dir) return fail_msg("cannot copy a directory to a file: " + dst);
     if (!dst_exists && dst.ends_with("/") && !src_dir) {

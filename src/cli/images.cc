@@ -107,13 +107,13 @@ const std::map<std::string, std::string> kAuthHeader = {{"X-Registry-Auth", "e30
 }  // namespace
 
 Result<void> pull_image(client::Client& api, const std::string& ref, const std::string& platform,
-                        bool quiet, int fd) {
+                        bool quiet, int fd, bool all_tags) {
   auto [name, tag] = split_ref(ref);
   client::Query q;
   q.add("fromImage", name);
   if (tag.starts_with("@"))
     q.add("tag", tag.substr(1));
-  else
+  else if (!all_tags)
     q.add("tag", tag.empty() ? "latest" : tag);
   q.add_if(!platform.empty(), "platform", platform);
   client::Response r =
@@ -147,11 +147,16 @@ int do_pull(Ctx& ctx, CLI::App* cmd, PullOpts& o) {
   if (!api) return fail(api.error());
   std::string ref = o.args[0];
   auto [name, tag] = split_ref(ref);
+  if (o.all_tags && !tag.empty()) {
+    (void)err_out("tag can't be used with --all-tags/-a\n");
+    return 1;
+  }
   if (tag.empty() && !o.all_tags) {
     if (!o.quiet) (void)out("Using default tag: latest\n");
     ref += ":latest";
   }
-  auto r = pull_image(**api, ref, o.platform, o.quiet, STDOUT_FILENO);
+  // -a: no tag in the request, and the daemon pulls every tag of the repository.
+  auto r = pull_image(**api, ref, o.platform, o.quiet, STDOUT_FILENO, o.all_tags);
   if (!r) return fail(r.error());
   (void)out(canonical_ref(ref) + "\n");
   return 0;

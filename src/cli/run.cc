@@ -76,7 +76,7 @@ Result<std::optional<client::Response>> wait_head(std::optional<client::Connecti
   if (!conn->has_buffered() && poll(&p, 1, ms) <= 0) return std::optional<client::Response>();
   client::Response r = BERTH_TRY(client::read_response_head(std::move(*conn)));
   conn.reset();
-  if (r.status < 200 || r.status >= 300) {
+  if (!client::Client::succeeded(r.status)) {
     std::string text = r.read_all(1 << 20).value_or(std::string());
     return client::Client::error_from_response(r.status, text);
   }
@@ -197,6 +197,13 @@ int run_or_create(Ctx& ctx, CLI::App* cmd, ContainerOpts& o, bool is_run) {
   }
   std::string image = rest[0];
   std::vector<std::string> command(rest.begin() + 1, rest.end());
+  if (o.pull.empty()) o.pull = "missing";
+  if (o.pull != "always" && o.pull != "missing" && o.pull != "never") {
+    return cmd_error(path,
+                     "invalid pull option: '" + o.pull +
+                         "': must be one of \"always\", \"missing\" or \"never\"",
+                     kExitDaemon);
+  }
   if (o.tty && o.interactive && is_run && !o.detach && !isatty(STDIN_FILENO)) {
     (void)err_out("the input device is not a TTY\n");
     return 1;

@@ -58,6 +58,18 @@ std::string ansic_time(const std::string& rfc3339) {
   return buf;
 }
 
+// docker formats its Go structs, whose field for the JSON "ApiVersion" is APIVersion:
+// {{.Server.APIVersion}} works there (and .ApiVersion does not). The names that differ are
+// added to a copy of the version objects for templates other than plain {{json .}}.
+Json with_go_field_names(Json all) {
+  for (const char* side : {"Client", "Server"}) {
+    if (!all.contains(side) || !all[side].is_object()) continue;
+    Json& o = all[side];
+    if (o.contains("ApiVersion") && !o.contains("APIVersion")) o["APIVersion"] = o["ApiVersion"];
+  }
+  return all;
+}
+
 struct VersionOpts {
   std::string format;
 };
@@ -71,9 +83,10 @@ int do_version(Ctx& ctx, VersionOpts& o) {
   auto server = negotiated ? (*api)->get_json("/version") : Result<Json>(negotiated.error());
   if (!o.format.empty()) {
     Json all = {{"Client", cl}, {"Server", server ? *server : Json(nullptr)}};
-    auto t = Template::parse(parse_format(o.format == "json" ? "{{json .}}" : o.format).body);
+    FormatSpec spec = parse_format(o.format == "json" ? "{{json .}}" : o.format);
+    auto t = Template::parse(spec.body);
     if (!t) return fail_msg("template parsing error: " + t.error().what());
-    auto s = t->execute(all);
+    auto s = t->execute(spec.body == "{{json .}}" ? all : with_go_field_names(all));
     if (!s) return fail_msg("template parsing error: " + s.error().what());
     (void)out(*s + "\n");
     if (!server) return fail(server.error());

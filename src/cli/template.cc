@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 
 namespace berth::cli {
 
@@ -20,6 +21,7 @@ struct Operand {
   enum Kind { Dot, Field, Var, Ident, String, Number, Bool, Nil, Sub } kind = Dot;
   std::string text;                 // identifier, variable name (with '$') or string value
   std::vector<std::string> fields;  // .A.B after the dot, a variable or a parenthesis
+  size_t pos = 0;                   // of the last field, for execution errors
   json value;                       // numbers and bools
   std::shared_ptr<Pipeline> sub;
 };
@@ -66,9 +68,10 @@ struct Token {
   } kind;
   std::string text;
   bool space_before = false;
+  size_t pos = 0;  // byte offset in the whole template
 };
 
-Result<std::vector<Token>> lex_action(std::string_view s) {
+Result<std::vector<Token>> lex_action(std::string_view s, size_t base) {
   std::vector<Token> out;
   size_t i = 0;
   bool space = false;
@@ -80,7 +83,7 @@ Result<std::vector<Token>> lex_action(std::string_view s) {
       i++;
       continue;
     }
-    Token t{Token::End, {}, space};
+    Token t{Token::End, {}, space, base + i};
     space = false;
     if (c == '.') {
       size_t j = i + 1;
@@ -236,6 +239,7 @@ class PipeParser {
   void chain(Operand& o) {
     while (i_ < t_.size() && t_[i_].kind == Token::Field && !t_[i_].space_before) {
       o.fields.push_back(t_[i_].text);
+      o.pos = t_[i_].pos;
       i_++;
     }
   }
@@ -248,6 +252,7 @@ class PipeParser {
       case Token::Field:
         o.kind = Operand::Field;
         o.fields.push_back(t.text);
+        o.pos = t.pos;
         chain(o);
         break;
       case Token::Var:
@@ -348,7 +353,7 @@ class Parser {
       while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front())))
         trimmed.remove_prefix(1);
       if (trimmed.starts_with("/*")) continue;  // comment
-      std::vector<Token> toks = BERTH_TRY(lex_action(body));
+      std::vector<Token> toks = BERTH_TRY(lex_action(body, body_start));
       if (toks.empty()) return parse_error("missing value for command");
       if (toks[0].kind == Token::Ident) {
         const std::string& kw = toks[0].text;
@@ -470,6 +475,10 @@ std::string format_float(double d) {
   return s;
 }
 
+// Letters, digits and '_' continue a word for `title` (docker's: "foo-bar" -> "Foo-Bar",
+// "foo_bar" -> "Foo_bar"); bytes of multibyte characters are taken as letters.
+bool title_word_char(unsigned char u) { return std::isalnum(u) || u == '_' || u >= 0x80; }
+
 std::string as_text(const json& v) {
   return v.is_string() ? v.get<std::string>() : go_format_value(v);
 }
@@ -488,31 +497,240 @@ int compare_json(const json& a, const json& b, bool* comparable) {
   return a == b ? 0 : 1;
 }
 
+// Go's type name of a JSON value as fmt reports it in %!verb(type=value).
+std::string go_type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::string: return "string";
+    case json::value_t::boolean: return "bool";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "int";
+    case json::value_t::number_float: return "float64";
+    case json::value_t::array: return "[]interface {}";
+    case json::value_t::object: return "map[string]interface {}";
+    default: return "<nil>";
+  }
+}
+
+// One conversion of Go's fmt: %[flags][width][.precision]verb.
+struct Conversion {
+  bool minus = false, plus = false, zero = false, space = false, sharp = false;
+  std::optional<size_t> width, precision;
+  char verb = 'v';
+};
+
+std::string pad_to_width(std::string s, const Conversion& c) {
+  if (!c.width || s.size() >= *c.width) return s;
+  size_t n = *c.width - s.size();
+  if (c.minus) return s + std::string(n, ' ');
+  if (c.zero) {
+    // Zeros go after the sign.
+    size_t at = !s.empty() && (s[0] == '-' || s[0] == '+' || s[0] == ' ') ? 1 : 0;
+    return s.insert(at, std::string(n, '0'));
+  }
+  return std::string(n, ' ') + s;
+}
+
+std::string format_integer(const json& a, const Conversion& c) {
+  bool negative = a.is_number_integer() && a.get<int64_t>() < 0;
+  uint64_t mag = negative              ? static_cast<uint64_t>(-(a.get<int64_t>() + 1)) + 1
+                 : a.is_number_float() ? static_cast<uint64_t>(a.get<double>())
+                                       : a.get<uint64_t>();
+  std::string digits;
+  int base = c.verb == 'x' || c.verb == 'X' ? 16 : c.verb == 'o' ? 8 : c.verb == 'b' ? 2 : 10;
+  const char* set = c.verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+  do {
+    digits.insert(digits.begin(), set[mag % static_cast<uint64_t>(base)]);
+    mag /= static_cast<uint64_t>(base);
+  } while (mag);
+  if (c.precision && digits.size() < *c.precision)
+    digits.insert(0, std::string(*c.precision - digits.size(), '0'));
+  std::string sign = negative ? "-" : c.plus ? "+" : c.space ? " " : "";
+  return sign + digits;
+}
+
+std::string format_one(const json& a, const Conversion& c) {
+  auto bad = [&] {
+    return "%!" + std::string(1, c.verb) + "(" + go_type_name(a) + "=" + as_text(a) + ")";
+  };
+  bool integral = a.is_number_integer() || a.is_number_unsigned();
+  std::string s;
+  switch (c.verb) {
+    case 'v':
+      s = as_text(a);
+      if (c.plus && integral && a.is_number_integer() && a.get<int64_t>() >= 0) s = "+" + s;
+      break;
+    case 's':
+      if (!a.is_string() && !a.is_array() && !a.is_object()) return bad();
+      s = as_text(a);
+      if (c.precision && s.size() > *c.precision) s.resize(*c.precision);
+      break;
+    case 'q':
+      if (!a.is_string()) return bad();
+      s = json(a.get<std::string>()).dump();
+      break;
+    case 'd':
+    case 'x':
+    case 'X':
+    case 'o':
+    case 'b':
+      if (integral) {
+        s = format_integer(a, c);
+      } else if (a.is_string() && (c.verb == 'x' || c.verb == 'X')) {
+        static const char* hex = "0123456789abcdef";
+        for (unsigned char ch : a.get<std::string>()) {
+          s += c.verb == 'X' ? static_cast<char>(std::toupper(hex[ch >> 4])) : hex[ch >> 4];
+          s += c.verb == 'X' ? static_cast<char>(std::toupper(hex[ch & 15])) : hex[ch & 15];
+        }
+      } else {
+        return bad();
+      }
+      break;
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
+    case 'g':
+    case 'G': {
+      if (!a.is_number_float()) return bad();
+      std::string spec = "%";
+      if (c.plus) spec += '+';
+      if (c.space) spec += ' ';
+      if (c.precision) spec += "." + std::to_string(*c.precision);
+      spec += c.verb == 'F' ? 'f' : c.verb;
+      char buf[512];
+      std::snprintf(buf, sizeof(buf), spec.c_str(), a.get<double>());
+      s = buf;
+      break;
+    }
+    case 't':
+      if (!a.is_boolean()) return bad();
+      s = as_text(a);
+      break;
+    default: return bad();
+  }
+  return pad_to_width(std::move(s), c);
+}
+
 std::string go_sprintf(const std::string& fmt, const std::vector<json>& args) {
   std::string out;
   size_t ai = 0;
   for (size_t i = 0; i < fmt.size(); i++) {
-    if (fmt[i] != '%' || i + 1 >= fmt.size()) {
+    if (fmt[i] != '%') {
       out += fmt[i];
       continue;
     }
-    char verb = fmt[++i];
-    if (verb == '%') {
+    if (i + 1 >= fmt.size()) {
+      out += "%!(NOVERB)";
+      break;
+    }
+    Conversion c;
+    size_t j = i + 1;
+    for (; j < fmt.size(); j++) {
+      char f = fmt[j];
+      if (f == '-')
+        c.minus = true;
+      else if (f == '+')
+        c.plus = true;
+      else if (f == '0')
+        c.zero = true;
+      else if (f == ' ')
+        c.space = true;
+      else if (f == '#')
+        c.sharp = true;
+      else
+        break;
+    }
+    auto number = [&]() -> std::optional<size_t> {
+      if (j >= fmt.size() || !std::isdigit(static_cast<unsigned char>(fmt[j]))) return std::nullopt;
+      size_t n = 0;
+      while (j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j])))
+        n = std::min<size_t>(n * 10 + static_cast<size_t>(fmt[j++] - '0'), 1000000);
+      return n;
+    };
+    c.width = number();
+    if (j < fmt.size() && fmt[j] == '.') {
+      j++;
+      c.precision = number().value_or(0);
+    }
+    if (j >= fmt.size()) {
+      out += "%!(NOVERB)";
+      break;
+    }
+    c.verb = fmt[j];
+    i = j;
+    if (c.verb == '%') {
       out += '%';
       continue;
     }
     if (ai >= args.size()) {
-      out += std::string("%!") + verb + "(MISSING)";
+      out += std::string("%!") + c.verb + "(MISSING)";
       continue;
     }
-    const json& a = args[ai++];
-    switch (verb) {
-      case 'q': out += json(as_text(a)).dump(); break;
-      case 'd': out += a.is_number() ? go_format_value(a) : "%!d(" + as_text(a) + ")"; break;
-      default: out += as_text(a);
-    }
+    out += format_one(args[ai++], c);
+  }
+  if (ai < args.size()) {
+    out += "%!(EXTRA ";
+    for (size_t k = ai; k < args.size(); k++)
+      out += (k > ai ? ", " : "") + go_type_name(args[k]) + "=" + as_text(args[k]);
+    out += ")";
   }
   return out;
+}
+
+// Whether a field of docker's Go types is a slice (a nil one prints []).
+bool is_go_slice(std::string_view name) {
+  static const std::set<std::string, std::less<>> slices = {"Entrypoint",
+                                                            "Cmd",
+                                                            "Env",
+                                                            "Shell",
+                                                            "OnBuild",
+                                                            "Binds",
+                                                            "CapAdd",
+                                                            "CapDrop",
+                                                            "Capabilities",
+                                                            "Dns",
+                                                            "DnsOptions",
+                                                            "DnsSearch",
+                                                            "ExtraHosts",
+                                                            "Links",
+                                                            "GroupAdd",
+                                                            "SecurityOpt",
+                                                            "VolumesFrom",
+                                                            "Devices",
+                                                            "DeviceCgroupRules",
+                                                            "DeviceRequests",
+                                                            "Ulimits",
+                                                            "BlkioWeightDevice",
+                                                            "BlkioDeviceReadBps",
+                                                            "BlkioDeviceWriteBps",
+                                                            "BlkioDeviceReadIOps",
+                                                            "BlkioDeviceWriteIOps",
+                                                            "MaskedPaths",
+                                                            "ReadonlyPaths",
+                                                            "Mounts",
+                                                            "Args",
+                                                            "RepoTags",
+                                                            "RepoDigests",
+                                                            "SecondaryIPAddresses",
+                                                            "SecondaryIPv6Addresses",
+                                                            "Aliases",
+                                                            "DNSNames",
+                                                            "Layers",
+                                                            "Test"};
+  return slices.contains(name);
+}
+
+// Whether fields[0..n) names a map in docker's Go types (Labels, LogConfig.Config, ...) rather
+// than a struct: a missing key of a map prints <no value>, of a struct it is an error.
+bool is_go_map(const std::vector<std::string>& fields, size_t n) {
+  if (n == 0) return false;
+  static const std::set<std::string, std::less<>> maps = {
+      "Labels",     "Volumes",    "ExposedPorts", "PortBindings", "Tmpfs",
+      "Sysctls",    "StorageOpt", "Annotations",  "Ports",        "Networks",
+      "DriverOpts", "Options",    "Attributes"};
+  const std::string& last = fields[n - 1];
+  if (maps.contains(last)) return true;
+  return last == "Config" && n >= 2 && fields[n - 2] == "LogConfig";
 }
 
 struct Scope {
@@ -521,7 +739,9 @@ struct Scope {
 
 class Evaluator {
  public:
-  Evaluator(const json& root, const MethodHook& hook) : root_(root), hook_(hook) {
+  Evaluator(const json& root, const MethodHook& hook, const Template::ExecOptions& opts,
+            std::string_view text)
+      : root_(root), hook_(hook), opts_(opts), text_(text) {
     scope_.vars.emplace_back("$", root);
   }
 
@@ -539,7 +759,7 @@ class Evaluator {
       case Node::Action: {
         json v = BERTH_TRY(pipeline(n.pipe, dot));
         if (n.pipe.decl.empty())
-          out += go_format_value(v);
+          out += v.is_null() ? null_text(n.pipe) : go_format_value(v);
         else
           declare(n.pipe.decl.back(), v);
         return ok();
@@ -598,25 +818,65 @@ class Evaluator {
     return json(json::value_t::discarded);
   }
 
-  static json fields(json v, const std::vector<std::string>& names) {
-    for (const auto& f : names) v = field(v, f);
+  Result<json> fields(json v, const Operand& o) {
+    for (size_t i = 0; i < o.fields.size(); i++) {
+      const std::string& f = o.fields[i];
+      if (opts_.missing_key_error && v.is_object() && !v.contains(f) && !is_go_map(o.fields, i)) {
+        // A slice or map field left out of the JSON (omitempty) is still a field of the struct.
+        // So is an omitted pointer (nil, printed <nil>).
+        static const std::set<std::string, std::less<>> pointers = {
+            "Health", "Healthcheck", "StopTimeout", "Node",
+            "SizeRw", "SizeRootFs",  "Init",        "Descriptor"};
+        if (is_go_slice(f) || is_go_map(o.fields, i + 1) || pointers.contains(f)) {
+          v = json();
+          continue;
+        }
+        // Go's missingkey=error, as docker's inspect runs templates on the raw JSON.
+        std::string chain = o.kind == Operand::Var ? o.text : "";
+        for (const auto& name : o.fields) chain += "." + name;
+        return Error::invalid("template: " + position(o.pos) + ": executing \"\" at <" + chain +
+                              ">: map has no entry for key \"" + f + "\"");
+      }
+      v = field(v, f);
+    }
     return v;
+  }
+
+  // ":line:col" of a byte offset, as Go's template errors give it.
+  std::string position(size_t pos) const {
+    pos = std::min(pos, text_.size());
+    size_t line = 1 + static_cast<size_t>(std::count(text_.begin(), text_.begin() + pos, '\n'));
+    size_t nl = text_.rfind('\n', pos == 0 ? 0 : pos - 1);
+    size_t col = nl == std::string_view::npos || pos == 0 ? pos : pos - nl - 1;
+    return ":" + std::to_string(line) + ":" + std::to_string(col);
+  }
+
+  // A JSON null printed as docker prints the Go field it came from: a nil slice as [], a nil
+  // map as map[], anything else (a nil pointer) as <nil>.
+  static std::string null_text(const Pipeline& p) {
+    if (p.cmds.size() != 1 || p.cmds[0].args.size() != 1) return "<nil>";
+    const Operand& o = p.cmds[0].args[0];
+    if (o.fields.empty()) return "<nil>";
+    const std::string& last = o.fields.back();
+    if (is_go_slice(last)) return "[]";
+    if (is_go_map(o.fields, o.fields.size())) return "map[]";
+    return "<nil>";
   }
 
   Result<json> operand(const Operand& o, const json& dot) {
     switch (o.kind) {
       case Operand::Dot: return dot;
-      case Operand::Field: return fields(dot, o.fields);
+      case Operand::Field: return fields(dot, o);
       case Operand::Var:
         for (auto it = scope_.vars.rbegin(); it != scope_.vars.rend(); ++it) {
-          if (it->first == o.text) return fields(it->second, o.fields);
+          if (it->first == o.text) return fields(it->second, o);
         }
         return Error::invalid("template: :1: undefined variable \"" + o.text + "\"");
       case Operand::String: return json(o.text);
       case Operand::Number:
       case Operand::Bool: return o.value;
       case Operand::Nil: return json();
-      case Operand::Sub: return fields(BERTH_TRY(pipeline(*o.sub, dot)), o.fields);
+      case Operand::Sub: return fields(BERTH_TRY(pipeline(*o.sub, dot)), o);
       case Operand::Ident: return call(o.text, {});
     }
     return json();
@@ -705,7 +965,7 @@ class Evaluator {
           c = static_cast<char>(std::toupper(u));
         else {
           if (start) c = static_cast<char>(std::toupper(u));
-          start = std::isspace(u);
+          start = !title_word_char(u);
         }
       }
       return json(s);
@@ -801,6 +1061,8 @@ class Evaluator {
 
   const json& root_;
   const MethodHook& hook_;
+  const Template::ExecOptions& opts_;
+  std::string_view text_;
   Scope scope_;
 };
 
@@ -865,12 +1127,14 @@ Result<Template> Template::parse(std::string_view text) {
   root->list = BERTH_TRY(p.list(nullptr, nullptr));
   Template t;
   t.root_ = root;
+  t.text_ = std::string(text);
   return t;
 }
 
-Result<std::string> Template::execute(const json& dot, const MethodHook& hook) const {
+Result<std::string> Template::execute(const json& dot, const MethodHook& hook,
+                                      const ExecOptions& opts) const {
   std::string out;
-  Evaluator ev(dot, hook);
+  Evaluator ev(dot, hook, opts, text_);
   BERTH_TRY(ev.run(root_->list, dot, out));
   return out;
 }
@@ -993,7 +1257,12 @@ Result<std::string> render_rows(const FormatSpec& spec, const json& header,
   std::string text;
   if (spec.table) {
     MethodHook header_hook = [](std::string_view name,
-                                const std::vector<json>&) -> std::optional<json> {
+                                const std::vector<json>& args) -> std::optional<json> {
+      // {{.Label "com.example.tier"}}: docker's column title is the key's last dotted part.
+      if (name == "Label" && args.size() == 1 && args[0].is_string()) {
+        const std::string& key = args[0].get_ref<const std::string&>();
+        return json(key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1));
+      }
       std::string up(name);
       for (char& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       return json(up);

@@ -5,7 +5,8 @@
 //   {{range $i, $e := .L}} {{$e}} {{$}}  pipelines ({{.Name | upper}}), parentheses, "strings",
 //   `raw strings`, numbers, true/false, {{- trim markers -}}
 // Functions: json, join, split, lower, upper, title, truncate, pad, index, len, print, printf
-// (%s %d %v %q %%), println, eq, ne, lt, le, gt, ge, and, or, not.
+// (Go's %[flags][width][.prec]verb for s d v q x X o b f e g t %%), println, eq, ne, lt, le, gt,
+// ge, and, or, not.
 //
 // Values print as Go prints an interface{} decoded from JSON: strings bare, numbers as
 // numbers, [a b] for arrays, map[k:v] for objects, <nil> for null, and <no value> for a
@@ -32,15 +33,24 @@ using MethodHook = std::function<std::optional<nlohmann::ordered_json>(
 
 struct Node;
 
+struct TemplateExecOptions {
+  // A field missing from an object that stands for a Go struct is an error, as with docker's
+  // inspect (`map has no entry for key "X"`); keys of Go maps (Labels, ...) still print
+  // <no value>.
+  bool missing_key_error = false;
+};
+
 class Template {
  public:
   // Errors read like Go's: "template: :1: unexpected \"}\" in operand".
   static Result<Template> parse(std::string_view text);
-  Result<std::string> execute(const nlohmann::ordered_json& dot,
-                              const MethodHook& hook = nullptr) const;
+  using ExecOptions = TemplateExecOptions;
+  Result<std::string> execute(const nlohmann::ordered_json& dot, const MethodHook& hook = nullptr,
+                              const ExecOptions& opts = ExecOptions()) const;
 
  private:
   std::shared_ptr<const Node> root_;
+  std::string text_;
 };
 
 // JSON as Go's encoding/json writes it: compact, with <, > and & escaped.

@@ -122,7 +122,7 @@ Result<std::string> Client::call(std::string_view method, std::string_view path,
   Response r = BERTH_TRY(roundtrip(req, true));
   std::string text = BERTH_TRY(r.read_all());
   if (r.reusable()) idle_ = r.take_connection();
-  if (r.status < 200 || r.status >= 300) return error_from_response(r.status, text);
+  if (!succeeded(r.status)) return error_from_response(r.status, text);
   return text;
 }
 
@@ -158,7 +158,7 @@ Result<Response> Client::open_stream(std::string_view method, std::string_view p
   RequestSpec req = make_request(method, BERTH_TRY(versioned(path)), body);
   req.headers = headers;
   Response r = BERTH_TRY(roundtrip(req, false));
-  if (r.status < 200 || r.status >= 300) {
+  if (!succeeded(r.status)) {
     std::string text = r.read_all(1 << 20).value_or(std::string());
     return error_from_response(r.status, text);
   }
@@ -172,7 +172,7 @@ Result<Response> Client::upload(std::string_view method, std::string_view path,
   req.content_type = std::string(content_type);
   req.body_reader = std::move(reader);
   Response r = BERTH_TRY(roundtrip(req, false));
-  if (r.status < 200 || r.status >= 300) {
+  if (!succeeded(r.status)) {
     std::string text = r.read_all(1 << 20).value_or(std::string());
     return error_from_response(r.status, text);
   }

@@ -71,8 +71,11 @@ class Client {
 
   // "/v1.41" + path.
   Result<std::string> versioned(std::string_view path);
-  // The error for a non-2xx response whose body has been read.
+  // The error for an unsuccessful response whose body has been read.
   static Error error_from_response(int status, std::string_view body);
+  // Whether a status is a success, as docker's client judges it: 2xx and 3xx (start of a
+  // running container and stop of a stopped one answer 304 Not Modified).
+  static bool succeeded(int status) { return status >= 200 && status < 400; }
 
  private:
   Result<Connection> connection();  // the kept-alive one, or a new one

@@ -122,6 +122,9 @@ same "run: --init" run --rm --init busybox sh -c 'cat /proc/1/cmdline | tr "\0" 
 same "run: -a stdout only" run --rm -a stdout busybox sh -c 'echo o; echo e >&2'
 same "run: --restart with --rm conflicts" run --rm --restart always busybox true
 same "run: bad --restart" run --restart sometimes busybox true
+same "run: bad --pull" run --pull bogus busybox true
+same "run: create with a bad --pull" create --pull bogus busybox true
+same "run: an unknown user" run --rm -u nosuchuser busybox true
 same "run: --ulimit" run --rm --ulimit nofile=100:200 busybox sh -c 'ulimit -n; ulimit -Hn'
 same "run: --security-opt and --stop-signal" run --rm --security-opt no-new-privileges --stop-signal SIGUSR1 --stop-timeout 3 busybox sh -c 'grep NoNewPrivs /proc/self/status'
 same "run: image from an unreachable registry" run --rm 127.0.0.1:1/nope:1 true
@@ -172,6 +175,8 @@ if wanted "lifecycle"; then
   same "lifecycle: exec exit status" exec bg sh -c 'exit 4'
   same "lifecycle: exec command not found" exec bg no-such-command
   same "lifecycle: exec -u" exec -u 65534 bg id -u
+  printf '  # indented comment\n  FOO=bar baz\nHOME_FROM_HOST\n\n' >"$CLI_ENV_DIR/exec.env"
+  same "lifecycle: exec --env-file reads like run's" exec --env-file "$CLI_ENV_DIR/exec.env" bg sh -c 'echo "[$FOO]"; env | grep -c HOME_FROM_HOST'
   if wanted "lifecycle: exec -i"; then
     out=$(echo via-stdin | "$BERTH" exec -i bg cat)
     [[ "$out" == via-stdin ]] && ok "lifecycle: exec -i" || not_ok "lifecycle: exec -i" "got: $out"
@@ -183,6 +188,7 @@ if wanted "lifecycle"; then
   same "lifecycle: ps -q" ps -q
   same "lifecycle: ps -a --no-trunc -q" ps -a --no-trunc -q
   same "lifecycle: ps {{.Label}}" ps --format '{{.Names}} {{.Label "team"}} {{.Label "nope"}}'
+  same "lifecycle: ps table {{.Label}} titles" ps --format 'table {{.Label "team"}}\t{{.Label "com.example.tier"}}\t{{.Names}}'
   same "lifecycle: ps --filter" ps -a --filter label=tier=web --format '{{.Names}}'
   same "lifecycle: ps -n and -l" ps -l --format '{{.Names}} {{.State}}'
   same "lifecycle: ps json" ps --format '{{json .Names}} {{json .Labels}} {{.Mounts}} {{.Networks}}'
@@ -190,6 +196,9 @@ if wanted "lifecycle"; then
   same "lifecycle: inspect --format" inspect --format '{{.Name}} {{.State.Running}} {{.Config.Cmd}} {{json .Config.Labels}} {{index .Config.Labels "team"}} {{range .Config.Env}}[{{.}}]{{end}}' bg
   same "lifecycle: inspect --type" inspect --type image --format '{{.Id}} {{.Config.Cmd}}' busybox
   same "lifecycle: inspect a missing object" inspect no-such-thing
+  same "lifecycle: inspect nil slices and maps" inspect -f '{{.Config.Entrypoint}}|{{.HostConfig.Binds}}|{{.HostConfig.CapAdd}}|{{.Config.Volumes}}|{{.HostConfig.Tmpfs}}|{{.State.Health}}|{{.Config.Labels.nope}}' bg
+  same "lifecycle: inspect a missing key" inspect -f 'x {{.Config.NoSuch}}' bg
+  same "lifecycle: inspect printf and title" inspect -f '{{printf "%-10s|%5d|%05d|%x" .Name 42 42 255}} {{title "foo-bar x.y"}}' bg
   same "lifecycle: inspect a missing container" inspect --type container no-such-thing
   same "lifecycle: container inspect" container inspect -f '{{.Config.Image}}' bg
   same "lifecycle: top" top bg
@@ -202,7 +211,9 @@ if wanted "lifecycle"; then
   same "lifecycle: kill -s" kill -s USR2 bg2
   same "lifecycle: stop -t" stop -t 1 bg2
   same "lifecycle: wait on a stopped container" wait bg2
+  same "lifecycle: stop a stopped container (304)" stop bg2
   same "lifecycle: start" start bg2
+  same "lifecycle: start a running container (304)" start bg2
   same "lifecycle: restart -t" restart -t 0 bg2
   same "lifecycle: rm a running container" rm bg2
   expect "lifecycle: rm -f" 0 '^bg2$' "$BERTH" rm -f bg2
@@ -256,6 +267,15 @@ if wanted "cp"; then
   b=$("$BERTH" cp cpc:/etc/hostname - | tar -tf -)
   [[ "$b" == hostname ]] && ok "cp: to stdout as tar" || not_ok "cp: to stdout as tar" "got $b"
   same "cp: missing source" cp cpc:/no/such/file "$CLI_ENV_DIR/out-b/x"
+  "$BERTH" exec cpc sh -c 'ln -s /etc/passwd /tmp/abs-link; ln -s ../etc/group /tmp/rel-link'
+  mkdir -p "$CLI_ENV_DIR/cpL-b" "$CLI_ENV_DIR/cpL-d"
+  for c in "$BERTH" "$DOCKER"; do
+    d="$CLI_ENV_DIR/cpL-b"; [[ $c == "$DOCKER" ]] && d="$CLI_ENV_DIR/cpL-d"
+    "$c" cp -L cpc:/tmp/abs-link "$d/" && "$c" cp -L cpc:/tmp/rel-link "$d/rel-copy" && "$c" cp cpc:/tmp/abs-link "$d/nofollow"
+  done
+  d=$(diff -r --no-dereference "$CLI_ENV_DIR/cpL-b" "$CLI_ENV_DIR/cpL-d" 2>&1)
+  if [[ -z "$d" && -f "$CLI_ENV_DIR/cpL-b/abs-link" && ! -L "$CLI_ENV_DIR/cpL-b/abs-link" && -f "$CLI_ENV_DIR/cpL-b/rel-copy" && -L "$CLI_ENV_DIR/cpL-b/nofollow" ]]; then ok "cp: -L follows a container symlink"
+  else not_ok "cp: -L follows a container symlink" "differs from docker cp -L" "$d$(ls -l "$CLI_ENV_DIR/cpL-b")"; fi
   same "cp: missing container" cp nocontainer:/etc/passwd "$CLI_ENV_DIR/out-b/x"
   "$BERTH" rm -f cpc >/dev/null
 fi
@@ -333,6 +353,14 @@ if wanted "registry"; then
     fi
     "$BERTH" rmi $R/big:1 >/dev/null
     same "registry: pull of a missing tag" pull $R/big:nope
+    same "registry: pull -a with a tag" pull -a $R/big:1
+    # -a pulls every tag of the repository (the CLI sends no tag).
+    "$BERTH" pull -q $R/big:1 >/dev/null
+    "$DOCKER" tag $R/big:1 $R/big:2 && "$DOCKER" push -q $R/big:2 >/dev/null
+    "$DOCKER" rmi $R/big:1 $R/big:2 >/dev/null
+    "$BERTH" pull -a -q $R/big >/dev/null 2>&1
+    expect "registry: pull -a got both tags" 0 "^$R/big:1"$'\n'"$R/big:2\$" sh -c "\"$BERTH\" images $R/big --format '{{.Repository}}:{{.Tag}}' | sort"
+    "$BERTH" rmi $R/big:1 $R/big:2 >/dev/null 2>&1
     kill $regpid 2>/dev/null
     wait $regpid 2>/dev/null
   fi
@@ -355,6 +383,7 @@ fi
 same "system: system df" system df
 same "system: info --format" info --format '{{.ServerVersion}} {{.Driver}} {{.NCPU}}'
 same "system: version --format" version --format '{{.Server.Version}} {{.Server.Os}}'
+same "system: version --format with Go field names" version --format '{{.Server.APIVersion}} {{.Client.APIVersion}} {{.Server.MinAPIVersion}} {{.Server.KernelVersion}} {{.Server.Arch}}'
 expect "system: --version" 0 '^berth version [0-9.]+$' "$BERTH" --version
 expect "system: version" 0 'Client:.*API version: +1\.41 \(downgraded from 1\.47\).*Server:.*Engine:' "$BERTH" version
 same "system: unknown command" no-such-command

@@ -23,6 +23,46 @@ const Json kContainer = Json::parse(R"({
   "Size": 1990000, "Ratio": 0.5, "Mounts": [], "Empty": ""
 })");
 
+TEST(Template, PrintfFlagsWidthAndPrecision) {
+  // Go's fmt: %[flags][width][.precision]verb.
+  EXPECT_EQ(Render(R"({{printf "%-10s|" .Name}})", kContainer), "/web      |");
+  EXPECT_EQ(Render(R"({{printf "%5d|%05d|%-4d|%+d" 42 42 7 5}})", kContainer),
+            "   42|00042|7   |+5");
+  EXPECT_EQ(Render(R"({{printf "%x|%.2f|%5.1f|%.2s" 255 3.14159 3.14159 "abc"}})", kContainer),
+            "ff|3.14|  3.1|ab");
+  EXPECT_EQ(Render(R"({{printf "%s" .State.Pid}})", kContainer), "%!s(int=42)");
+  EXPECT_EQ(Render(R"({{printf "%d%%"}})", kContainer), "%!d(MISSING)%");
+}
+
+TEST(Template, TitleStartsAWordAfterAnyNonLetter) {
+  EXPECT_EQ(Render(R"({{title "foo-bar foo.bar don't a1b foo_bar x:y 1a"}})", kContainer),
+            "Foo-Bar Foo.Bar Don'T A1b Foo_bar X:Y 1a");
+}
+
+TEST(Template, TableTitleOfALabelIsItsLastDottedPart) {
+  auto text = render_rows(parse_format("table {{.Label \"com.x.y\"}}\t{{.Names}}"),
+                          Json{{"Names", "NAMES"}}, {Json{{"Names", "bg"}}},
+                          {[](std::string_view, const std::vector<Json>&) -> std::optional<Json> {
+                            return Json("v");
+                          }});
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "y         NAMES\nv         bg\n");
+}
+
+TEST(Template, MissingKeyIsAnErrorForInspect) {
+  auto t = Template::parse("x {{.Config.NoSuch}}");
+  ASSERT_TRUE(t);
+  auto s = t->execute(kContainer, nullptr, {.missing_key_error = true});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().what(),
+            "template: :1:11: executing \"\" at <.Config.NoSuch>: map has no entry for key "
+            "\"NoSuch\"");
+  // Keys of Go maps (labels) still print <no value>.
+  auto l = Template::parse("{{.Config.Labels.nope}}");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(*l->execute(kContainer, nullptr, {.missing_key_error = true}), "<no value>");
+}
+
 TEST(Template, FieldsAndNesting) {
   EXPECT_EQ(Render("{{.Id}}", kContainer), "abc123");
   EXPECT_EQ(Render("{{.State.Pid}} {{.State.Running}}", kContainer), "42 true");
@@ -32,7 +72,13 @@ TEST(Template, FieldsAndNesting) {
 TEST(Template, ValuesPrintLikeGo) {
   EXPECT_EQ(Render("{{.Config.Cmd}}", kContainer), "[sh -c echo hi]");
   EXPECT_EQ(Render("{{.Config.Labels}}", kContainer), "map[a:first z:last]");  // sorted keys
-  EXPECT_EQ(Render("{{.Config.Entrypoint}}", kContainer), "<nil>");
+  // A null prints as docker prints the Go field: nil slice [], nil map map[], nil pointer <nil>.
+  EXPECT_EQ(Render("{{.Config.Entrypoint}}", kContainer), "[]");
+  EXPECT_EQ(Render("{{.Config.Volumes}}|{{.HostConfig.Binds}}|{{.HostConfig.CapAdd}}|{{.Health}}",
+                   Json::parse(R"({"Config": {"Volumes": null}, "HostConfig": {"Binds": null,
+                   "CapAdd": null}, "Health": null})")),
+            "map[]|[]|[]|<nil>");
+  EXPECT_EQ(Render("{{json .Config.Entrypoint}}", kContainer), "null");
   EXPECT_EQ(Render("{{.NoSuchField}}", kContainer), "<no value>");
   EXPECT_EQ(Render("{{.Size}}", kContainer), "1990000");  // not 1.99e+06
   EXPECT_EQ(Render("{{.Ratio}}", kContainer), "0.5");

@@ -62,6 +62,15 @@ TEST(Client, DaemonErrorsReadLikeDockers) {
             "Error response from daemon: plain text");
 }
 
+TEST(Client, NotModifiedIsASuccessLikeDockers) {
+  // start of a running container, stop of a stopped one: 304, and docker prints the name.
+  EXPECT_TRUE(Client::succeeded(304));
+  EXPECT_TRUE(Client::succeeded(200));
+  EXPECT_TRUE(Client::succeeded(204));
+  EXPECT_FALSE(Client::succeeded(404));
+  EXPECT_FALSE(Client::succeeded(101));
+}
+
 // A scripted server on one end of a socketpair: reads one request head, writes `reply`.
 struct FakeServer {
   int fds[2];
