@@ -1,12 +1,14 @@
 // berthd: the berth daemon. Parses its options, opens the engine, serves the Docker Engine API
 // until SIGTERM/SIGINT. Containers keep running under their shims when berthd stops.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -64,6 +66,16 @@ Result<void> check_tls(const berthd::Options& o) {
   return api::check_tls_files(o.tls_cert, o.tls_key, o.tls_ca);
 }
 
+// Each connection holds a descriptor, each container's shim streams a few more: the soft limit
+// (often 1024) is raised to the hard one, as dockerd does.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    log::warn("could not raise the open files limit: " + std::string(strerror(errno)));
+}
+
 sigset_t stop_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -85,6 +97,7 @@ int main(int argc, char** argv) {
   log::set_program("berthd");
   log::configure("", log::Format::Text, o.log_level);
   signal(SIGPIPE, SIG_IGN);
+  raise_nofile_limit();
   // Every thread inherits the mask; one thread waits for the stop signals.
   sigset_t sigs = stop_signals();
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);

@@ -3,11 +3,13 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "util/fd.h"
 #include "util/json_escape.h"
+#include "util/strings.h"
 
 namespace berthd {
 
@@ -122,7 +124,15 @@ Result<void> apply_file(Options& o, const json& file, const Given& given, const 
       const json& lo = file["log-opts"];
       if (lo.contains("max-size"))
         o.log_max_size = BERTH_TRY_CTX(parse_size(lo["max-size"].get<std::string>()), prefix);
-      if (lo.contains("max-file")) o.log_max_files = std::stoi(lo["max-file"].get<std::string>());
+      if (lo.contains("max-file")) {
+        std::string v = lo["max-file"].get<std::string>();
+        int n = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 1)
+          return Error::invalid(prefix + "log-opts max-file: invalid value " + berth::quoted(v) +
+                                ": a positive number is required");
+        o.log_max_files = n;
+      }
     }
   } catch (const std::exception& e) {
     return Error::invalid(prefix + berth::json_error_text(e.what()));

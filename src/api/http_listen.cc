@@ -10,7 +10,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "util/strings.h"
 
@@ -19,8 +22,15 @@ namespace berth::api {
 namespace {
 
 Result<gid_t> lookup_group(const std::string& group) {
-  if (!group.empty() && group.find_first_not_of("0123456789") == std::string::npos)
-    return static_cast<gid_t>(std::stoul(group));
+  if (!group.empty() && group.find_first_not_of("0123456789") == std::string::npos) {
+    // A numeric group is a gid; (gid_t)-1 means "no change" to chown, so it is refused too.
+    uint64_t gid = 0;
+    auto [end, ec] = std::from_chars(group.data(), group.data() + group.size(), gid);
+    if (ec != std::errc() || end != group.data() + group.size() ||
+        gid >= std::numeric_limits<gid_t>::max())
+      return Error::invalid("invalid socket group " + quoted(group) + ": gid out of range");
+    return static_cast<gid_t>(gid);
+  }
   struct group gr, *res = nullptr;
   std::vector<char> buf(16384);
   int rc = getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &res);

@@ -12,11 +12,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "api/http.h"
@@ -436,6 +439,7 @@ void Server::run() {
   std::vector<pollfd> pfds;
   for (auto& l : impl_->listeners) pfds.push_back({l.fd.get(), POLLIN, 0});
   pfds.push_back({impl_->wake_r.get(), POLLIN, 0});
+  bool starved = false;  // logged once per shortage of descriptors
   while (!core->stopping) {
     if (poll(pfds.data(), pfds.size(), -1) < 0) {
       if (errno == EINTR) continue;
@@ -445,11 +449,27 @@ void Server::run() {
     for (size_t i = 0; i + 1 < pfds.size(); i++) {
       if (!(pfds[i].revents & POLLIN)) continue;
       int c = accept4(pfds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
+      if (c < 0) {
+        // Out of descriptors: the pending connection stays readable, and polling again at
+        // once would spin. Wait for some to be closed.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          if (!starved) log::warn("API server: accept: " + errno_text(errno) + " (waiting)");
+          starved = true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        continue;
+      }
+      starved = false;
       bool use_tls = impl_->listeners[i].tls;
-      std::thread([core, fd = UniqueFd(c), use_tls]() mutable {
-        core->serve_connection(std::move(fd), use_tls);
-      }).detach();
+      UniqueFd fd(c);
+      try {
+        std::thread([core, fd = std::move(fd), use_tls]() mutable {
+          core->serve_connection(std::move(fd), use_tls);
+        }).detach();
+      } catch (const std::system_error& e) {
+        // Thread or pid limit: this connection is refused (closed), the daemon goes on.
+        log::error(std::string("API server: no thread for a connection: ") + e.what());
+      }
     }
   }
   // Stop: idle and streaming connections are closed now; requests in flight get a grace

@@ -361,6 +361,12 @@ Result<DeletePlan> plan_delete(const ImageRoutes& d, const std::string& name, co
     return Error::conflict("conflict: unable to delete " + short_id(id) +
                            " (must be forced) - image is referenced in multiple repositories");
   auto users = BERTH_TRY(users_of(d, id));
+  // The last name of an image a container uses: removing it would leave the image dangling,
+  // so docker wants force (running or not).
+  if (by_name && !users.empty() && !force)
+    return Error::conflict("conflict: unable to remove repository reference \"" + name +
+                           "\" (must force) - container " + short_id(users.front().container_id) +
+                           " is using its referenced image " + short_id(id));
   std::string what = by_name ? name : short_id(id);
   for (const auto& u : users)
     if (u.running && !(force && by_name))

@@ -16,6 +16,7 @@
 #include "api/json_util.h"
 #include "image/archive.h"
 #include "image/reference.h"
+#include "image/registry.h"
 #include "util/json_escape.h"
 #include "util/strings.h"
 
@@ -122,7 +123,11 @@ Result<oci::image::Platform> parse_platform(const std::string& s) {
   return p;
 }
 
-Result<std::string> pull_reference(const Request& req) {
+// The references a pull asks for: one, or every tag of the repository (GET
+// /v2/<repo>/tags/list) when neither fromImage nor tag names a tag or digest, as dockerd does
+// for `docker pull -a` (docker's CLI adds ":latest" itself otherwise).
+Result<std::vector<std::string>> pull_references(const Request& req,
+                                                 const image::RegistryOptions& reg) {
   std::string from = req.q("fromImage").value_or(""), tag = req.q("tag").value_or("");
   if (from.empty()) return Error::invalid("fromImage or fromSrc is required");
   image::Reference ref = BERTH_TRY(image::parse_reference(from, false));
@@ -134,16 +139,22 @@ Result<std::string> pull_reference(const Request& req) {
       ref.tag = tag;
     }
   }
-  if (ref.tag.empty() && !ref.digest) ref.tag = std::string(image::kDefaultTag);
-  return ref.str();
+  if (!ref.tag.empty() || ref.digest) return std::vector<std::string>{ref.str()};
+  auto client = BERTH_TRY(image::RegistryClient::create(ref.domain, reg));
+  std::vector<std::string> tags = BERTH_TRY(client->list_tags(ref.path));
+  if (tags.empty()) return Error::not_found("no tags found for " + ref.name());
+  std::vector<std::string> out;
+  for (const auto& t : tags) {
+    ref.tag = t;
+    out.push_back(ref.str());
+  }
+  return out;
 }
 
 void pull_image(Exchange& ex, const ImageRoutes& d) {
   const Request& req = ex.request();
   if (req.q("fromSrc"))
     return ex.error(501, "berth does not implement POST /images/create?fromSrc (import) yet");
-  auto ref = pull_reference(req);
-  if (!ref) return ex.error(400, ref.error().what());
   image::PullOptions opts;
   if (auto p = req.q("platform"); p && !p->empty()) {
     auto plat = parse_platform(*p);
@@ -153,13 +164,21 @@ void pull_image(Exchange& ex, const ImageRoutes& d) {
   auto reg = registry_options(d, req);
   if (!reg) return ex.error(reg.error());
   opts.registry = *reg;
+  auto refs = pull_references(req, *reg);
+  if (!refs) {
+    Error e = refs.error();
+    return ex.error(e.kind() == ErrorKind::InvalidArgument ? 400 : error_status(e), e.what());
+  }
   JsonStream out(ex);
   opts.progress = [&](const image::Progress& p) { out.progress(p); };
-  auto img = d.images->pull(*ref, opts);
-  if (!img) return out.fail(img.error());
-  std::string fam = familiar(*ref);
-  publish(d, "pull", fam, {{"name", fam}});
-  if (!out.started()) out.send({{"status", "Status: Downloaded newer image for " + fam}});
+  for (const auto& ref : *refs) {
+    auto img = d.images->pull(ref, opts);
+    if (!img) return out.fail(img.error());
+    std::string fam = familiar(ref);
+    publish(d, "pull", fam, {{"name", fam}});
+  }
+  if (!out.started() && refs->size() == 1)
+    out.send({{"status", "Status: Downloaded newer image for " + familiar(refs->front())}});
 }
 
 // ---- POST /images/{name}/push --------------------------------------------------------------

@@ -1,6 +1,8 @@
 // Every endpoint of the Docker Engine API 1.47 (docs/api.md keeps the coverage table). Added
 // after the implemented routes, so only what nothing else serves answers 501.
+#include <algorithm>
 #include <array>
+#include <string_view>
 #include <utility>
 
 #include "api/routes.h"
@@ -126,10 +128,35 @@ constexpr std::pair<const char*, const char*> kEndpoints[] = {
     {"POST", "/configs/{id}/update"},
 };
 
+// Lookups by name of the objects berth has none of: dockerd's 404 for a missing one, so
+// that `docker inspect x` goes on to its next kind and ends with "No such object: x".
+struct MissingLookup {
+  const char* pattern;
+  const char* param;
+  const char* before;  // message = before + name + after
+  const char* after;
+};
+constexpr MissingLookup kMissing[] = {
+    {"/networks/{id}", "id", "network ", " not found"},
+    {"/volumes/{name}", "name", "get ", ": no such volume"},
+    {"/plugins/{name*}/json", "name", "plugin \"", "\" not found"},
+};
+
 }  // namespace
 
 void add_unimplemented_routes(Router& r) {
   for (const auto& [method, pattern] : kEndpoints) {
+    std::string_view p = pattern;
+    auto missing = std::find_if(std::begin(kMissing), std::end(kMissing),
+                                [&](const MissingLookup& m) { return m.pattern == p; });
+    if (std::string_view(method) == "GET" && missing != std::end(kMissing)) {
+      r.add(method, pattern, [m = *missing](Exchange& ex) {
+        auto it = ex.request().params.find(m.param);
+        std::string name = it == ex.request().params.end() ? std::string() : it->second;
+        ex.error(404, m.before + name + m.after);
+      });
+      continue;
+    }
     std::string message =
         std::string("berth does not implement ") + method + " " + pattern + " yet";
     r.add(method, pattern, [message](Exchange& ex) { ex.error(501, message); });

@@ -117,8 +117,8 @@ Result<ResolvedUser> resolve_user(int rootfs_fd, std::string_view spec) {
         break;
       }
     if (!found)
-      return Error::not_found("unable to find user " + std::string(user) +
-                              ": no matching entries in passwd file");
+      return Error::invalid("unable to find user " + std::string(user) +
+                            ": no matching entries in passwd file");
     out.uid = found->uid;
   }
   if (found) {
@@ -135,8 +135,8 @@ Result<ResolvedUser> resolve_user(int rootfs_fd, std::string_view spec) {
       auto g = std::find_if(groups.begin(), groups.end(),
                             [&](const GroupEntry& e) { return e.name == group; });
       if (g == groups.end())
-        return Error::not_found("unable to find group " + std::string(group) +
-                                ": no matching entries in group file");
+        return Error::invalid("unable to find group " + std::string(group) +
+                              ": no matching entries in group file");
       out.gid = g->gid;
     }
   }

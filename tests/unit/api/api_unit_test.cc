@@ -5,6 +5,7 @@
 #include "api/http.h"
 #include "api/http_internal.h"
 #include "api/json_util.h"
+#include "api/routes.h"
 #include "engine/events.h"
 
 namespace berth::api {
@@ -48,6 +49,47 @@ TEST(Router, CapturesAndStarCaptures) {
   // HEAD falls back to GET.
   Request g = make("HEAD", "/images/json");
   EXPECT_NE(router.match(g), nullptr);
+}
+
+// Records the error a handler answers with.
+struct ErrorRecorder : Exchange {
+  Request req;
+  int code = 0;
+  std::string message;
+  const Request& request() const override { return req; }
+  Result<size_t> read_body(char*, size_t) override { return size_t{0}; }
+  void json(int s, const nlohmann::json&) override { code = s; }
+  void error(int s, std::string_view m) override {
+    code = s;
+    message = std::string(m);
+  }
+  void error(const Error& e) override { error(error_status(e), e.what()); }
+  void status(int s) override { code = s; }
+  void raw(int s, std::string_view, std::string_view) override { code = s; }
+  StreamWriter& stream(std::string_view) override { std::abort(); }
+  Result<Hijacked> hijack(std::string_view) override { return Error::unsupported("no"); }
+};
+
+TEST(Unimplemented, LookupsOfObjectsBerthHasNoneOfAreNotFound) {
+  // docker inspect tries networks, volumes and plugins after containers and images: a 404
+  // lets it end with "Error: No such object: x" instead of a 501.
+  Router router;
+  add_unimplemented_routes(router);
+  auto answer = [&](std::string method, std::string target) {
+    ErrorRecorder ex;
+    ex.req = make(std::move(method), std::move(target));
+    const Handler* h = router.match(ex.req);
+    EXPECT_NE(h, nullptr);
+    if (h) (*h)(ex);
+    return std::pair(ex.code, ex.message);
+  };
+  EXPECT_EQ(answer("GET", "/v1.47/networks/x"), std::pair(404, std::string("network x not found")));
+  EXPECT_EQ(answer("GET", "/volumes/x"), std::pair(404, std::string("get x: no such volume")));
+  EXPECT_EQ(answer("GET", "/plugins/a/b:1/json"),
+            std::pair(404, std::string("plugin \"a/b:1\" not found")));
+  EXPECT_EQ(answer("DELETE", "/networks/x").first, 501);
+  EXPECT_EQ(answer("GET", "/networks").first, 501);
+  EXPECT_EQ(answer("GET", "/services/x").first, 501);
 }
 
 TEST(Request, QueryValues) {
