@@ -18,6 +18,7 @@
 #include "api/routes.h"
 #include "engine/engine.h"
 #include "engine/events.h"
+#include "engine/seccomp_profile.h"
 #include "options.h"
 #include "util/fd.h"
 #include "util/log.h"
@@ -27,8 +28,7 @@ using namespace berth;
 namespace {
 
 int fail(const Error& e) {
-  log::error(e.what());
-  std::cerr << "berthd: " << e.what() << "\n";
+  log::error(e.what());  // the log is stderr, "berthd: <message>"
   return 1;
 }
 
@@ -64,6 +64,17 @@ Result<void> check_tls(const berthd::Options& o) {
   for (const auto& h : o.hosts) any_tcp = any_tcp || h.starts_with("tcp://");
   if (!any_tcp || !o.tls_verify) return ok();
   return api::check_tls_files(o.tls_cert, o.tls_key, o.tls_ca);
+}
+
+// --seccomp-profile: "builtin"/"unconfined" as they are, a file read and checked now (a bad
+// profile stops the daemon at start, as dockerd's, not every later create).
+Result<std::string> load_seccomp_profile(const std::string& choice) {
+  if (choice.empty() || choice == "builtin" || choice == "default") return std::string();
+  if (choice == "unconfined") return choice;
+  std::string text = BERTH_TRY_CTX(read_file(choice, 1 << 20), "opening seccomp profile " + choice);
+  BERTH_TRY_CTX(engine::seccomp::resolve_profile(text, engine::seccomp::Target::host({})),
+                "loading seccomp profile " + choice);
+  return text;
 }
 
 // Each connection holds a descriptor, each container's shim streams a few more: the soft limit
@@ -104,6 +115,8 @@ int main(int argc, char** argv) {
 
   if (auto r = check_sockets_free(o.hosts); !r) return fail(r.error());
   if (auto r = check_tls(o); !r) return fail(r.error());
+  auto seccomp_profile = load_seccomp_profile(o.seccomp_profile);
+  if (!seccomp_profile) return fail(seccomp_profile.error());
   if (mkdir(o.exec_root.c_str(), 0711) != 0 && errno != EEXIST)
     return fail(Error::sys("create exec root \"" + o.exec_root + "\""));
   if (auto r = write_pidfile(o.pidfile); !r) return fail(r.error());
@@ -116,6 +129,9 @@ int main(int argc, char** argv) {
   cfg.insecure_registries = o.insecure_registries;
   cfg.log_max_size = o.log_max_size;
   cfg.log_max_files = o.log_max_files;
+  cfg.seccomp_profile = *seccomp_profile;
+  if (!seccomp_profile->empty() && *seccomp_profile != "unconfined")
+    cfg.seccomp_profile_path = o.seccomp_profile;  // a file was read
   auto eng = engine::Engine::open(cfg);
   if (!eng) {
     unlink(o.pidfile.c_str());

@@ -75,9 +75,9 @@ std::string show(const json& v) {
 
 Result<void> apply_file(Options& o, const json& file, const Given& given, const std::string& path) {
   static const std::vector<std::string> known = {
-      "data-root", "exec-root",       "hosts",     "pidfile",  "group",     "insecure-registries",
-      "runtimes",  "default-runtime", "log-level", "debug",    "tls",       "tlsverify",
-      "tlscacert", "tlscert",         "tlskey",    "log-opts", "log-driver"};
+      "data-root", "exec-root",       "hosts",     "pidfile",  "group",      "insecure-registries",
+      "runtimes",  "default-runtime", "log-level", "debug",    "tls",        "tlsverify",
+      "tlscacert", "tlscert",         "tlskey",    "log-opts", "log-driver", "seccomp-profile"};
   std::string prefix = "unable to configure the berth daemon with file " + path + ": ";
   std::vector<std::string> unknown, conflicts;
   for (auto& [k, v] : file.items()) {
@@ -120,6 +120,8 @@ Result<void> apply_file(Options& o, const json& file, const Given& given, const 
     if (file.contains("tlscacert")) o.tls_ca = file["tlscacert"].get<std::string>();
     if (file.contains("tlscert")) o.tls_cert = file["tlscert"].get<std::string>();
     if (file.contains("tlskey")) o.tls_key = file["tlskey"].get<std::string>();
+    if (file.contains("seccomp-profile"))
+      o.seccomp_profile = file["seccomp-profile"].get<std::string>();
     if (file.contains("log-opts")) {
       const json& lo = file["log-opts"];
       if (lo.contains("max-size"))
@@ -171,6 +173,9 @@ Result<Parsed> parse_options(int argc, char** argv) {
   auto* tlsca = app.add_option("--tlscacert", o.tls_ca, "CA that signs client certificates");
   auto* tlscert = app.add_option("--tlscert", o.tls_cert, "Server TLS certificate");
   auto* tlskey = app.add_option("--tlskey", o.tls_key, "Server TLS key");
+  auto* seccomp = app.add_option(
+      "--seccomp-profile", o.seccomp_profile,
+      "Seccomp profile of containers that name none: builtin (default), unconfined or a file");
   app.add_flag("-v,--version", version, "Print version information and quit");
   try {
     app.parse(argc, argv);
@@ -207,6 +212,7 @@ Result<Parsed> parse_options(int argc, char** argv) {
   note(tlsca, "tlscacert", o.tls_ca);
   note(tlscert, "tlscert", o.tls_cert);
   note(tlskey, "tlskey", o.tls_key);
+  note(seccomp, "seccomp-profile", o.seccomp_profile);
 
   struct stat st;
   bool explicit_file = !config_file.empty();

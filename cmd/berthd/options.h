@@ -25,6 +25,7 @@ struct Options {
   std::string tls_ca, tls_cert, tls_key;
   uint64_t log_max_size = 0;
   int log_max_files = 1;
+  std::string seccomp_profile;  // --seccomp-profile: "", builtin, unconfined or a file
 };
 
 // What main should do after parsing.
