@@ -69,9 +69,10 @@ Result<UniqueFd> open_root(const std::string& rootfs) {
   return fd;
 }
 
-// `path` inside the root; the last component is not followed when nofollow.
+// `path` (cleaned) inside the root; the last component is not followed when nofollow.
+// `shown` is the client's path, for the messages.
 Result<UniqueFd> resolve(int root, const std::string& path, int flags, bool nofollow,
-                         std::string_view ref) {
+                         std::string_view ref, const std::string& shown) {
   std::string rel = path;
   while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
   while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
@@ -83,11 +84,38 @@ Result<UniqueFd> resolve(int root, const std::string& path, int flags, bool nofo
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR)
-      return Error::not_found("Could not find the file " + path + " in container " +
+      return Error::not_found("Could not find the file " + shown + " in container " +
                               std::string(ref));
-    return Error::from_errno(err, "open " + berth::quoted(path) + " in the container");
+    return Error::from_errno(err, "open " + berth::quoted(shown) + " in the container");
   }
   return UniqueFd(fd);
+}
+
+// The client's path as docker sees it: absolute and cleaned lexically (Go's filepath.Clean:
+// "." and empty components dropped, ".." removes the one before it and stays at the root), then
+// a trailing "/" or "/." the client gave put back (they mean "the directory's contents").
+// "/..", "/etc/../.." and "../x" all stay inside the root: "/" and "/x".
+std::string clean_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  for (std::string_view p : berth::split(path, '/', true)) {
+    if (p == ".") continue;
+    if (p == "..") {
+      if (!parts.empty()) parts.pop_back();
+      continue;
+    }
+    parts.push_back(p);
+  }
+  std::string out;
+  for (std::string_view p : parts) {
+    out += '/';
+    out += p;
+  }
+  if (out.empty()) out = "/";
+  std::string_view last = path;
+  while (last.size() > 1 && last.back() == '/') last.remove_suffix(1);
+  if (last == "." || last.ends_with("/.")) out += out.back() == '/' ? "." : "/.";
+  if (path.ends_with('/') && out.back() != '/') out += '/';
+  return out;
 }
 
 std::string base_name(const std::string& path) {
@@ -96,6 +124,26 @@ std::string base_name(const std::string& path) {
   size_t slash = p.rfind('/');
   std::string b = slash == std::string::npos ? p : p.substr(slash + 1);
   return b.empty() || b == "/" ? "/" : b;
+}
+
+// A readable fd for the object open as the O_PATH fd `path_fd`, whose fstat is `st`. The
+// object is reopened through the fd itself (/proc/self/fd), never by name: a process in the
+// container may rename another file (a FIFO, a device node, a symlink) into its place between
+// our stat and the open, and a name would then lead us to it (a FIFO would block berthd). The
+// fd's inode cannot change; the dev/ino check makes sure of what was opened.
+Result<UniqueFd> reopen(int path_fd, const struct stat& st, int flags, const std::string& name) {
+  std::string proc = "/proc/self/fd/" + std::to_string(path_fd);
+  UniqueFd fd(::open(proc.c_str(), flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return Error::sys("open " + berth::quoted(name));
+  struct stat now;
+  if (::fstat(fd.get(), &now) != 0) return Error::sys("stat " + berth::quoted(name));
+  if (now.st_dev != st.st_dev || now.st_ino != st.st_ino ||
+      (now.st_mode & S_IFMT) != (st.st_mode & S_IFMT))
+    return Error(ErrorKind::Io, 0, "open " + berth::quoted(name) + ": the file changed");
+  // Reads of a regular file never block; O_NONBLOCK only guarded the open.
+  int fl = ::fcntl(fd.get(), F_GETFL);
+  if (fl >= 0) (void)::fcntl(fd.get(), F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
 }
 
 // libarchive writer into a sink.
@@ -119,10 +167,9 @@ struct TarWriter {
                  std::string(what) + ": " + (archive_error_string(a) ?: "tar error"));
   }
 
-  // One entry (named `name` in the tar) for the object open as `fd` (O_PATH, not followed),
-  // whose parent is `dir` and base name `base`; recurses into directories.
-  Result<void> add(int dir, const std::string& base, int fd, const std::string& name,
-                   size_t depth) {
+  // One entry (named `name` in the tar) for the object open as `fd` (O_PATH, not followed);
+  // recurses into directories.
+  Result<void> add(int fd, const std::string& name, size_t depth) {
     if (depth > kMaxDepth)
       return Error::invalid("directory tree too deep at " + berth::quoted(name));
     struct stat st;
@@ -134,7 +181,7 @@ struct TarWriter {
     archive_entry_set_pathname(e.get(), S_ISDIR(st.st_mode) ? (name + "/").c_str() : name.c_str());
     if (S_ISLNK(st.st_mode)) {
       char target[4096];
-      ssize_t n = ::readlinkat(dir, base.c_str(), target, sizeof target - 1);
+      ssize_t n = ::readlinkat(fd, "", target, sizeof target - 1);
       if (n < 0) return Error::sys("readlink " + berth::quoted(name));
       target[n] = 0;
       archive_entry_set_symlink(e.get(), target);
@@ -143,11 +190,7 @@ struct TarWriter {
       archive_entry_set_size(e.get(), 0);
     }
     UniqueFd data;
-    if (S_ISREG(st.st_mode)) {
-      // Reopened for reading through the parent, not followed: the O_PATH fd may not be read.
-      data.reset(::openat(dir, base.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
-      if (!data) return Error::sys("open " + berth::quoted(name));
-    }
+    if (S_ISREG(st.st_mode)) data = BERTH_TRY(reopen(fd, st, O_RDONLY, name));
     if (archive_write_header(a, e.get()) != ARCHIVE_OK) return error("write tar header");
     if (data) {
       char buf[64 << 10];
@@ -165,12 +208,16 @@ struct TarWriter {
       }
     }
     if (!S_ISDIR(st.st_mode)) return ok();
-    UniqueFd d(::openat(dir, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!d) return Error::sys("open directory " + berth::quoted(name));
+    UniqueFd d = BERTH_TRY(reopen(fd, st, O_RDONLY | O_DIRECTORY, name));
     std::vector<std::string> names;
     {
-      DIR* dp = ::fdopendir(::dup(d.get()));
-      if (!dp) return Error::sys("read directory " + berth::quoted(name));
+      int copy = ::fcntl(d.get(), F_DUPFD_CLOEXEC, 0);
+      DIR* dp = copy < 0 ? nullptr : ::fdopendir(copy);
+      if (!dp) {
+        int err = errno;
+        if (copy >= 0) ::close(copy);
+        return Error::from_errno(err, "read directory " + berth::quoted(name));
+      }
       while (struct dirent* de = ::readdir(dp)) {
         std::string n = de->d_name;
         if (n != "." && n != "..") names.push_back(std::move(n));
@@ -184,7 +231,7 @@ struct TarWriter {
         if (errno == ENOENT) continue;  // removed meanwhile
         return Error::sys("open " + berth::quoted(name + "/" + n));
       }
-      BERTH_TRY(add(d.get(), n, child.get(), name + "/" + n, depth + 1));
+      BERTH_TRY(add(child.get(), name + "/" + n, depth + 1));
     }
     return ok();
   }
@@ -201,13 +248,14 @@ std::string path_stat_header(const PathStat& st) {
   return base64_encode(j.dump());
 }
 
-Result<PathStat> stat_in_root(const std::string& rootfs, const std::string& path,
+Result<PathStat> stat_in_root(const std::string& rootfs, const std::string& client_path,
                               std::string_view ref) {
+  const std::string path = clean_path(client_path);
   UniqueFd root = BERTH_TRY(open_root(rootfs));
-  UniqueFd fd = BERTH_TRY(resolve(root.get(), path, O_PATH, true, ref));
+  UniqueFd fd = BERTH_TRY(resolve(root.get(), path, O_PATH, true, ref, client_path));
   struct stat st;
   if (::fstatat(fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-    return Error::sys("stat " + berth::quoted(path));
+    return Error::sys("stat " + berth::quoted(client_path));
   PathStat out;
   out.name = base_name(path);
   out.size = st.st_size;
@@ -221,27 +269,28 @@ Result<PathStat> stat_in_root(const std::string& rootfs, const std::string& path
   return out;
 }
 
-Result<void> tar_from_root(const std::string& rootfs, const std::string& path,
+Result<void> tar_from_root(const std::string& rootfs, const std::string& client_path,
                            const std::function<bool(std::string_view)>& sink) {
+  const std::string path = clean_path(client_path);
   UniqueFd root = BERTH_TRY(open_root(rootfs));
   std::string base = base_name(path);
-  // The parent, resolved in the root; the entry itself is then opened without following.
+  // The parent, resolved in the root; the entry itself is then opened without following. A
+  // clean path has no ".." left, so the entry is the parent's child or ("/." and "/x/.") the
+  // parent itself: never above the root.
+  if (base == "..") return Error::invalid("invalid path " + berth::quoted(client_path));
   std::string parent = path;
   while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
   parent = parent.substr(0, parent.rfind('/') + 1);
-  UniqueFd dir = BERTH_TRY(resolve(root.get(), parent, O_PATH | O_DIRECTORY, false, ""));
+  UniqueFd dir = BERTH_TRY(resolve(root.get(), parent, O_PATH | O_DIRECTORY, false, "", parent));
   UniqueFd entry;
+  std::string name = base;
   if (base == "/") {
-    entry = BERTH_TRY(resolve(root.get(), "/", O_PATH, false, ""));
-    dir = BERTH_TRY(resolve(root.get(), "/", O_PATH | O_DIRECTORY, false, ""));
+    dir = BERTH_TRY(resolve(root.get(), "/", O_PATH | O_DIRECTORY, false, "", "/"));
+    name = base_name(rootfs);
     base = ".";
-  } else {
-    entry.reset(::openat(dir.get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!entry) return Error::sys("open " + berth::quoted(path));
   }
-  // O_PATH parents cannot be read through; readdir and reads use real fds from here.
-  UniqueFd rdir(::openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!rdir) return Error::sys("open the directory of " + berth::quoted(path));
+  entry.reset(::openat(dir.get(), base.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!entry) return Error::sys("open " + berth::quoted(client_path));
   TarWriter w{sink};
   w.a = archive_write_new();
   std::unique_ptr<struct archive, int (*)(struct archive*)> guard(w.a, archive_write_free);
@@ -249,18 +298,19 @@ Result<void> tar_from_root(const std::string& rootfs, const std::string& path,
   archive_write_set_bytes_in_last_block(w.a, 1);
   if (archive_write_open2(w.a, &w, nullptr, &TarWriter::write_cb, nullptr, nullptr) != ARCHIVE_OK)
     return w.error("start tar");
-  BERTH_TRY(w.add(rdir.get(), base, entry.get(), base == "." ? base_name(rootfs) : base, 0));
+  BERTH_TRY(w.add(entry.get(), name, 0));
   if (archive_write_close(w.a) != ARCHIVE_OK) return w.error("finish tar");
   return ok();
 }
 
-Result<void> untar_into_root(const std::string& rootfs, const std::string& path,
+Result<void> untar_into_root(const std::string& rootfs, const std::string& client_path,
                              std::string_view ref,
                              const std::function<Result<size_t>(char*, size_t)>& read) {
+  const std::string path = clean_path(client_path);
   UniqueFd root = BERTH_TRY(open_root(rootfs));
-  UniqueFd dest = BERTH_TRY(resolve(root.get(), path, O_PATH, false, ref));
+  UniqueFd dest = BERTH_TRY(resolve(root.get(), path, O_PATH, false, ref, client_path));
   struct stat st;
-  if (::fstat(dest.get(), &st) != 0) return Error::sys("stat " + berth::quoted(path));
+  if (::fstat(dest.get(), &st) != 0) return Error::sys("stat " + berth::quoted(client_path));
   if (!S_ISDIR(st.st_mode)) return Error::invalid("extraction point is not a directory");
   // unpack_layer reads an fd: the body goes through a pipe from a feeder thread.
   int p[2];
@@ -289,7 +339,7 @@ Result<void> untar_into_root(const std::string& rootfs, const std::string& path,
   if (!r) {
     Error e = std::move(r).error();
     return Error(ErrorKind::InvalidArgument, e.errno_value(),
-                 "extract the archive into " + berth::quoted(path) + ": " + e.message());
+                 "extract the archive into " + berth::quoted(client_path) + ": " + e.message());
   }
   return ok();
 }

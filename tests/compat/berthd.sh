@@ -25,6 +25,7 @@ ALL_CHECKS=(
   "seccomp: berthd --seccomp-profile with a bad file does not start"
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
   "cp: a missing path and a file as the extraction point are refused"
+  "cp: a path climbing out with .. stays at the root"
   "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm"
   "daemon: SIGTERM while an exec runs stops berthd within 5 s" "daemon: SIGTERM leaves containers running"
   "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
@@ -348,6 +349,20 @@ if [[ $rc_missing -ne 0 && "$out_missing" == *"Could not find the file /no/such/
   "$code" == 400 && "$OUT" == *"extraction point is not a directory"* ]]; then
   ok "cp: a missing path and a file as the extraction point are refused"
 else not_ok "cp: a missing path and a file as the extraction point are refused" "cp exit $rc_missing, PUT HTTP $code"; fi
+
+# "/.." and "/etc/../.." are "/" (docker cleans the path): never the bundle above the root, with
+# config.json in it.
+code=$(curl -s -o "$WORK/up.tar" -w '%{http_code}' --unix-socket "$WORK/exec/berth.sock" \
+  "http://berth/containers/berthd-compat-d/archive?path=/..")
+up_first=$(tar -tf "$WORK/up.tar" 2>/dev/null | head -n 1)
+up_bad=$(tar -tf "$WORK/up.tar" 2>/dev/null | grep -c -e 'config\.json$' -e '^\.\./')
+stat_name=$(curl -s -I --unix-socket "$WORK/exec/berth.sock" \
+  "http://berth/containers/berthd-compat-d/archive?path=/etc/../.." | tr -d '\r' |
+  sed -n 's/^X-Docker-Container-Path-Stat: //Ip' | base64 -d 2>/dev/null | jq -r .name 2>/dev/null)
+OUT="GET /..: HTTP $code, first entry '$up_first', $up_bad outside; HEAD /etc/../..: name '$stat_name'"
+if [[ "$code" == 200 && "$up_first" == rootfs/ && $up_bad -eq 0 && "$stat_name" == / ]]; then
+  ok "cp: a path climbing out with .. stays at the root"
+else not_ok "cp: a path climbing out with .. stays at the root" "$OUT"; fi
 
 cli ps --format '{{.Names}} {{.Status}}'
 if [[ $RC -eq 0 && "$OUT" == *"berthd-compat-d Up"* ]]; then ok "ps: lists the container"
