@@ -273,8 +273,12 @@ json normalized_host_config(const json& req, const Config& engine_config) {
   int64_t mem = get_or(hc, "Memory", int64_t{0});
   if (mem > 0 && get_or(hc, "MemorySwap", int64_t{0}) == 0) hc["MemorySwap"] = 2 * mem;
   if (get_or(hc, "ShmSize", int64_t{0}) <= 0) hc["ShmSize"] = 64 * 1024 * 1024;
-  if (!hc["LogConfig"].is_object() || get_or(hc["LogConfig"], "Type", "").empty())
-    hc["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
+  // The docker CLI sends {"Type":"","Config":{...}} for --log-opt without --log-driver: the
+  // default driver, with those options.
+  json& lc = hc["LogConfig"];
+  if (!lc.is_object()) lc = json::object();
+  if (get_or(lc, "Type", "").empty()) lc["Type"] = "json-file";
+  if (!lc.contains("Config") || !lc["Config"].is_object()) lc["Config"] = json::object();
   return hc;
 }
 
@@ -487,6 +491,7 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
 
   const std::string bundle = c->dir + "/bundle";
   bool bundle_made = false;
+  std::vector<std::string> host_dirs_made;
   auto do_steps = [&]() -> Result<void> {
     if (mkdir(c->dir.c_str(), 0710) != 0) return Error::sys("create " + berth::quoted(c->dir));
     oci::Spec spec = BERTH_TRY(
@@ -502,13 +507,16 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
                     .tty = c->tty(),
                     .runtime = c->origin.runtime,
                     .seccomp_profile = config.seccomp_profile};
-    BERTH_TRY(apply_host_config(c->host_config, c->config, ctx, spec, mounts));
+    std::vector<HostDir> host_dirs;
+    BERTH_TRY(apply_host_config(c->host_config, c->config, ctx, spec, mounts, host_dirs));
     c->origin.mounts = std::move(mounts);
     BERTH_TRY(
         write_etc_files(c->dir, c->host_config,
                         spec.hostname.empty() ? get_or(c->config, "Hostname", "") : spec.hostname));
     BERTH_TRY(write_file_atomic(bundle + "/config.json", oci::to_json(spec), 0644, false));
     driver_dirs(images, c->origin.snapshot_key, c->origin);
+    // Last: every check has passed. A failure from here on removes what was made.
+    BERTH_TRY(make_host_dirs(host_dirs, host_dirs_made));
     ContainerRow row{.id = id,
                      .name = name,
                      .created_ns = c->created_ns,
@@ -531,6 +539,7 @@ Result<CreateResult> ContainerService::Impl::create(const std::string& req_name,
     }
   }();
   if (!steps) {
+    remove_host_dirs(host_dirs_made);
     if (bundle_made) (void)images.remove_bundle(c->origin.snapshot_key, bundle);
     (void)sys::remove_tree(c->dir);
     release_name(name, id);
@@ -558,6 +567,7 @@ Result<std::shared_ptr<ContainerService::Ctr>> ContainerService::Impl::load(
   if (c->config.is_discarded() || c->host_config.is_discarded() || st.is_discarded())
     return Error(ErrorKind::Io, 0, "berth.db: container " + row.id + ": corrupt JSON");
   state_from_json(st, c->st, c->origin);
+  c->exit_on_next = c->st.manually_stopped;
   return c;
 }
 

@@ -239,7 +239,7 @@ Result<void> ContainerService::resize(const std::string& ref, unsigned height, u
     if (c->st.status != "running" && c->st.status != "paused")
       return Error::conflict("Container " + c->id + " is not running");
   }
-  auto client = BERTH_TRY(shim::Client::connect(impl_->shim_dir(c->id)));
+  auto client = BERTH_TRY(connect_shim(impl_->shim_dir(c->id)));
   return client.resize("", height, width);
 }
 
@@ -250,7 +250,7 @@ Result<void> ContainerService::exec_resize(const std::string& exec_id, unsigned 
     std::lock_guard lk(impl_->exec_mu);
     if (!e->running) return Error::conflict("Exec " + exec_id + " is not running");
   }
-  auto client = BERTH_TRY(shim::Client::connect(impl_->shim_dir(e->container_id)));
+  auto client = BERTH_TRY(connect_shim(impl_->shim_dir(e->container_id)));
   return client.resize(exec_id, height, width);
 }
 

@@ -15,15 +15,62 @@
 
 namespace berth::engine {
 
-Result<void> mkdir_all(const std::string& path, mode_t mode) {
+Result<void> mkdir_all(const std::string& path, mode_t mode, std::vector<std::string>* created) {
   std::string cur;
   for (std::string_view part : split(path, '/', true)) {
     cur += "/";
     cur += part;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+    if (mkdir(cur.c_str(), mode) == 0) {
+      if (created) created->push_back(cur);
+    } else if (errno != EEXIST) {
       return Error::sys("mkdir " + berth::quoted(cur));
+    }
   }
   return ok();
+}
+
+Result<void> make_host_dirs(const std::vector<HostDir>& dirs, std::vector<std::string>& created) {
+  for (const HostDir& d : dirs) BERTH_TRY_CTX(mkdir_all(d.path, 0755, &created), d.context);
+  return ok();
+}
+
+void remove_host_dirs(std::vector<std::string>& created) {
+  // Deepest first; a directory something else has put a file in meanwhile stays.
+  for (auto it = created.rbegin(); it != created.rend(); ++it) (void)rmdir(it->c_str());
+  created.clear();
+}
+
+Result<int64_t> parse_log_size(std::string_view s) {
+  auto invalid_size = [&] { return Error::invalid("invalid size: '" + std::string(s) + "'"); };
+  size_t sep = s.find_last_of("0123456789. ");
+  if (sep == std::string_view::npos) return invalid_size();
+  std::string num(s.substr(0, s[sep] == ' ' ? sep : sep + 1));
+  std::string sfx(s.substr(sep + 1));
+  char* end = nullptr;
+  errno = 0;
+  double v = num.empty() ? 0 : strtod(num.c_str(), &end);
+  if (num.empty() || end != num.c_str() + num.size() || isspace(static_cast<unsigned char>(num[0])))
+    return Error::invalid("strconv.ParseFloat: parsing " + berth::quoted(num) + ": invalid syntax");
+  if (v < 0) return invalid_size();
+  auto bad_suffix = [&] { return Error::invalid("invalid suffix: '" + sfx + "'"); };
+  if (sfx.empty()) return static_cast<int64_t>(v);
+  if (sfx.size() > 3) return bad_suffix();
+  for (char& ch : sfx) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  if (sfx[0] == 'b') {
+    if (sfx.size() > 1) return bad_suffix();
+    return static_cast<int64_t>(v);
+  }
+  // json-file's max-size is decimal (docker's units.FromHumanSize): 10m is 10,000,000 bytes.
+  static constexpr std::pair<char, double> kUnits[] = {
+      {'k', 1e3}, {'m', 1e6}, {'g', 1e9}, {'t', 1e12}, {'p', 1e15}};
+  auto unit = std::find_if(std::begin(kUnits), std::end(kUnits),
+                           [&](const auto& u) { return u.first == sfx[0]; });
+  if (unit == std::end(kUnits)) return bad_suffix();
+  if ((sfx.size() == 2 && sfx[1] != 'b') || (sfx.size() == 3 && sfx.substr(1) != "ib"))
+    return bad_suffix();
+  v *= unit->second;
+  if (v >= 9.2e18) return invalid_size();
+  return static_cast<int64_t>(v);
 }
 
 namespace {
@@ -133,7 +180,7 @@ void drop_namespace(oci::Spec& spec, oci::NamespaceType t) {
 }
 
 Result<void> apply_binds(const json& hc, const SpecContext& ctx, oci::Spec& spec, json& mounts,
-                         std::set<std::string>& dests) {
+                         std::set<std::string>& dests, std::vector<HostDir>& dirs) {
   for (const auto& s : strings_of(hc, "Binds")) {
     BindSpec b = BERTH_TRY(parse_bind(s));
     if (!dests.insert(b.destination).second)
@@ -141,11 +188,11 @@ Result<void> apply_binds(const json& hc, const SpecContext& ctx, oci::Spec& spec
     std::string src = b.source;
     if (b.volume) {
       src = ctx.data_root + "/volumes/" + b.source + "/_data";
-      BERTH_TRY_CTX(mkdir_all(src, 0755), "create volume " + b.source);
+      dirs.push_back({src, "create volume " + b.source});
     } else {
       struct stat st {};
       if (stat(src.c_str(), &st) != 0)  // docker creates a missing -v source directory
-        BERTH_TRY_CTX(mkdir_all(src, 0755), "error while creating mount source path '" + src + "'");
+        dirs.push_back({src, "error while creating mount source path '" + src + "'"});
     }
     remove_mount_at(spec, b.destination);
     oci::Mount m{.destination = b.destination,
@@ -171,7 +218,7 @@ Result<void> apply_binds(const json& hc, const SpecContext& ctx, oci::Spec& spec
 }
 
 Result<void> apply_mounts(const json& hc, const SpecContext& ctx, oci::Spec& spec, json& mounts,
-                          std::set<std::string>& dests) {
+                          std::set<std::string>& dests, std::vector<HostDir>& dirs) {
   auto it = hc.find("Mounts");
   if (it == hc.end() || !it->is_array()) return ok();
   for (const auto& m : *it) {
@@ -209,7 +256,7 @@ Result<void> apply_mounts(const json& hc, const SpecContext& ctx, oci::Spec& spe
       if (name.empty()) return invalid("anonymous volumes are not supported yet");
       if (!valid_volume_name(name)) return invalid("invalid volume name " + berth::quoted(name));
       std::string path = ctx.data_root + "/volumes/" + name + "/_data";
-      BERTH_TRY_CTX(mkdir_all(path, 0755), "create volume " + name);
+      dirs.push_back({path, "create volume " + name});
       oci::Mount om{
           .destination = dst, .type = "bind", .source = path, .options = {"rbind", "rprivate"}};
       if (ro) om.options.push_back("ro");
@@ -354,12 +401,6 @@ Result<void> apply_seccomp(const json& hc, const std::string& requested,
     spec.linux->seccomp = seccomp::builtin_profile(target);
   else
     spec.linux->seccomp = BERTH_TRY(seccomp::resolve_profile(choice, target));
-  // Checked here so a bad profile fails the create, not the start.
-  if (auto v = oci::validate_seccomp(*spec.linux->seccomp); !v) {
-    std::string m = v.error().message();
-    if (m.starts_with("linux.seccomp.")) m.erase(0, 14);
-    return Error::invalid("Decoding seccomp profile failed: " + m);
-  }
   return ok();
 }
 
@@ -506,6 +547,100 @@ void apply_group_add(const json& hc, oci::Spec& spec) {
   }
 }
 
+// Go's strconv.Atoi and ParseBool, with their messages.
+Result<int64_t> go_atoi(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  long long v =
+      s.empty() || isspace(static_cast<unsigned char>(s[0])) ? 0 : strtoll(s.c_str(), &end, 10);
+  if (s.empty() || end != s.c_str() + s.size() || isspace(static_cast<unsigned char>(s[0])))
+    return Error::invalid("strconv.Atoi: parsing " + berth::quoted(s) + ": invalid syntax");
+  if (errno == ERANGE)
+    return Error::invalid("strconv.Atoi: parsing " + berth::quoted(s) + ": value out of range");
+  return static_cast<int64_t>(v);
+}
+
+Result<bool> go_parse_bool(const std::string& s) {
+  if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") return true;
+  if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False")
+    return false;
+  return Error::invalid("strconv.ParseBool: parsing " + berth::quoted(s) + ": invalid syntax");
+}
+
+// json-file's --log-opt, checked at create (docker checks the names at create and the values
+// when the logger starts; berth's shim would fail every start, so both are checked here).
+Result<void> validate_log_opts(const json& cfg) {
+  if (!cfg.is_object()) return ok();
+  for (const auto& [k, v] : cfg.items())
+    if (!v.is_string())
+      return Error::invalid(std::string("json: cannot unmarshal ") +
+                            (v.is_number()    ? "number"
+                             : v.is_boolean() ? "bool"
+                             : v.is_array()   ? "array"
+                             : v.is_object()  ? "object"
+                                              : "null") +
+                            " into Go struct field LogConfig.HostConfig.LogConfig.Config of "
+                            "type string");
+  auto opt = [&](const char* key) -> std::optional<std::string> {
+    auto it = cfg.find(key);
+    if (it == cfg.end()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  // Options every driver takes (docker's logger package).
+  std::string mode = opt("mode").value_or("");
+  if (mode != "" && mode != "blocking" && mode != "non-blocking")
+    return Error::invalid("logger: logging mode not supported: " + mode);
+  if (cfg.contains("max-buffer-size")) {
+    if (mode != "non-blocking")
+      return Error::invalid(
+          "logger: max-buffer-size option is only supported with 'mode=non-blocking'");
+  }
+  for (const auto& [k, v] : cfg.items()) {
+    if (k == "mode" || k == "max-buffer-size" || k == "max-file" || k == "max-size" ||
+        k == "compress" || k == "labels" || k == "labels-regex" || k == "env" || k == "env-regex" ||
+        k == "tag")
+      continue;
+    return Error::invalid("unknown log opt '" + k + "' for json-file log driver");
+  }
+  // The values, as json-file reads them when a container starts; the message says so.
+  auto failed = [](Error e) {
+    return Error::invalid("failed to initialize logging driver: " + e.message());
+  };
+  int64_t max_size = -1;
+  if (auto s = opt("max-size")) {
+    auto v = parse_log_size(*s);
+    if (!v) return failed(std::move(v).error());
+    if (*v <= 0)
+      return Error::invalid(
+          "failed to initialize logging driver: max-size must be a positive number");
+    max_size = *v;
+  }
+  int64_t max_files = 1;
+  if (auto s = opt("max-file")) {
+    auto v = go_atoi(*s);
+    if (!v) return failed(std::move(v).error());
+    if (*v < 1)
+      return Error::invalid("failed to initialize logging driver: max-file cannot be less than 1");
+    if (*v > kMaxLogFiles)
+      return Error::invalid("failed to initialize logging driver: max-file cannot be more than " +
+                            std::to_string(kMaxLogFiles) + " (berth's limit)");
+    max_files = *v;
+  }
+  if (auto s = opt("compress")) {
+    auto v = go_parse_bool(*s);
+    if (!v) return failed(std::move(v).error());
+    if (*v && (max_files == 1 || max_size == -1))
+      return Error::invalid(
+          "failed to initialize logging driver: compress cannot be true when max-file is less "
+          "than 2 or max-size is not set");
+    if (*v)
+      return Error::invalid(
+          "failed to initialize logging driver: compress=true is not supported by berth's "
+          "json-file logger");
+  }
+  return ok();
+}
+
 }  // namespace
 
 Result<std::string> find_init_binary() {
@@ -591,12 +726,13 @@ Result<void> validate_host_config(const json& hc, const Config& engine_config) {
     std::string type = str_of(*it, "Type");
     if (!type.empty() && type != "json-file" && type != "none")
       return Error::invalid("logging driver \"" + type + "\" is not supported (only json-file)");
+    if (type != "none") BERTH_TRY(validate_log_opts(get_or(*it, "Config", json::object())));
   }
   return ok();
 }
 
 Result<void> apply_host_config(const json& hc, const json& /*config*/, const SpecContext& ctx,
-                               oci::Spec& spec, json& mounts_out) {
+                               oci::Spec& spec, json& mounts_out, std::vector<HostDir>& dirs_out) {
   if (!spec.process || !spec.linux) return Error::internal("the image spec has no process");
   if (!spec.process->capabilities) spec.process->capabilities.emplace();
   spec.linux->cgroups_path = "/berth/" + ctx.id;
@@ -613,8 +749,8 @@ Result<void> apply_host_config(const json& hc, const json& /*config*/, const Spe
                                      .options = {"rbind", "rprivate"}});
   }
   std::set<std::string> dests;
-  BERTH_TRY(apply_binds(hc, ctx, spec, mounts_out, dests));
-  BERTH_TRY(apply_mounts(hc, ctx, spec, mounts_out, dests));
+  BERTH_TRY(apply_binds(hc, ctx, spec, mounts_out, dests, dirs_out));
+  BERTH_TRY(apply_mounts(hc, ctx, spec, mounts_out, dests, dirs_out));
   BERTH_TRY(apply_tmpfs(hc, spec, dests));
   BERTH_TRY(apply_capabilities(hc, spec));
   if (bool_of(hc, "Privileged")) apply_privileged(spec);

@@ -284,16 +284,7 @@ Result<bool> ContainerService::stop(const std::string& ref, std::optional<int> t
 
 Result<void> ContainerService::restart(const std::string& ref, std::optional<int> timeout,
                                        const std::string& signal) {
-  auto c = BERTH_TRY(impl_->find(ref));
-  BERTH_TRY(impl_->stop(c, timeout, signal));
-  {
-    std::lock_guard lk(c->mu);
-    c->st.manually_stopped = false;
-  }
-  BERTH_TRY(impl_->start(c));
-  std::lock_guard lk(c->mu);
-  impl_->event(*c, "restart");
-  return ok();
+  return impl_->restart(BERTH_TRY(impl_->find(ref)), timeout, signal);
 }
 
 Result<void> ContainerService::kill(const std::string& ref, const std::string& signal) {

@@ -103,10 +103,18 @@ struct ContainerService::Ctr {
   std::string name;  // without '/'
   json host_config;
   RunState st;
-  uint64_t exit_seq = 0;  // +1 at every exit
+  uint64_t exit_seq = 0;  // +1 at every exit (and failed start)
+  WaitResult last_exit;   // what that exit was (wait answers with it: a restart may follow)
   bool removed = false;
-  bool removing = false;         // remove in progress: no restart, no auto-remove
-  bool cancel_restart = false;   // a stop/remove during a restart back-off
+  bool removing = false;        // remove in progress: no restart, no auto-remove
+  bool cancel_restart = false;  // a stop/remove/kill during a restart back-off
+  // stop or kill turned the restart policy off until the next start (docker's ExitOnNext,
+  // which cancels its restart manager). Not persisted: a loaded container starts with it
+  // set when it was manually stopped.
+  bool exit_on_next = false;
+  // `docker restart` is stopping it: that exit neither restarts it nor removes it (AutoRemove),
+  // as docker's HasBeenManuallyRestarted. Set under `op`, cleared when it runs again.
+  bool manual_restart = false;
   std::vector<HeldAttach> held;  // attach streams waiting for start
   std::vector<std::string> exec_ids;
   std::vector<int> exit_watchers;  // eventfds poked at every exit (logs -f)
@@ -183,6 +191,9 @@ struct ContainerService::Impl {
   Result<bool> stop(const std::shared_ptr<Ctr>& c, std::optional<int> timeout,
                     const std::string& signal);
   Result<void> kill(const std::shared_ptr<Ctr>& c, int signal, bool all);
+  // docker restart: stop (as a manual restart), then start.
+  Result<void> restart(const std::shared_ptr<Ctr>& c, std::optional<int> timeout,
+                       const std::string& signal);
   Result<WaitResult> wait(const std::shared_ptr<Ctr>& c, WaitCondition cond,
                           const std::function<bool()>& cancelled);
   Result<void> remove(const std::shared_ptr<Ctr>& c, bool force);
@@ -190,8 +201,11 @@ struct ContainerService::Impl {
   Result<void> remove_locked(const std::shared_ptr<Ctr>& c, bool early = false);
   void monitor(const std::shared_ptr<Ctr>& c);
   void handle_exit(const std::shared_ptr<Ctr>& c, const shim::ExitInfo& exit);
-  void release_shim(Ctr& c);  // c->op held: shut the shim down, remove its state dir
-  void cleanup_orphan(Ctr& c);
+  // c->op held, c->mu not (it waits for the shim): shut the shim down, remove its state dir.
+  void release_shim(Ctr& c);
+  void cleanup_orphan(Ctr& c);  // c->mu not held
+  // The shim's process, as a pidfd, if the pid file names a live berth-shim of this container.
+  UniqueFd shim_pidfd(const Ctr& c) const;
   void start_monitor(const std::shared_ptr<Ctr>& c);
 
   // --- container_logs.cc
@@ -241,12 +255,33 @@ struct SpecContext {
   // or a profile's JSON (Config::seccomp_profile).
   std::string seccomp_profile;
 };
+// A host directory a container needs (a missing -v source, a named volume's _data), with the
+// context its error reads with.
+struct HostDir {
+  std::string path, context;
+};
+// dirs_out: the host directories to make; apply_host_config only checks and describes, so that
+// a create that fails later leaves nothing on the host (create makes them last).
 Result<void> apply_host_config(const json& hc, const json& config, const SpecContext& ctx,
-                               oci::Spec& spec, json& mounts_out);
-// mkdir -p: every missing directory of the absolute `path`, with `mode`.
-Result<void> mkdir_all(const std::string& path, mode_t mode);
+                               oci::Spec& spec, json& mounts_out, std::vector<HostDir>& dirs_out);
+// mkdir -p: every missing directory of the absolute `path`, with `mode`; the ones it made are
+// appended to `created` (outermost first).
+Result<void> mkdir_all(const std::string& path, mode_t mode,
+                       std::vector<std::string>* created = nullptr);
+// Makes `dirs`, recording what it made in `created` (also on failure).
+Result<void> make_host_dirs(const std::vector<HostDir>& dirs, std::vector<std::string>& created);
+// Removes what make_host_dirs made (empty directories only), deepest first.
+void remove_host_dirs(std::vector<std::string>& created);
+// json-file's max-size ("10m", "1.5g", "100k", "1024"): docker's units.FromHumanSize, decimal.
+Result<int64_t> parse_log_size(std::string_view s);
+// berth-shim takes at most this many rotated log files (--log-max-files).
+inline constexpr int kMaxLogFiles = 1000;
 // Checks a HostConfig before anything is created (restart policy, resources, runtime, ...).
 Result<void> validate_host_config(const json& hc, const Config& engine_config);
+// A connection to a container's shim for control requests (not `wait`): a shim that does not
+// answer within kShimCallTimeoutMs gives an error instead of holding the caller.
+inline constexpr int kShimCallTimeoutMs = 30'000;
+Result<shim::Client> connect_shim(const std::string& state_dir);
 // Runs `runtime --root <root> args...` to completion (pause, resume, ps, delete).
 Result<void> run_runtime(const std::string& runtime, const std::string& root,
                          const std::vector<std::string>& args);

@@ -3,6 +3,7 @@
 // recorded, or an error saying the shim died, and its runtime leftovers are removed.
 #include <dirent.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "engine/containers_internal.h"
 #include "sys/remove.h"
@@ -49,11 +50,9 @@ Result<void> ContainerService::Impl::recover() {
   }
   for (auto& c : loaded) {
     std::string status;
-    bool shim_active = false;
     {
       std::lock_guard lk(c->mu);
       status = c->st.status;
-      shim_active = c->st.shim_active;
     }
     if (status == "removing") {
       spawn([this, c] {
@@ -62,17 +61,45 @@ Result<void> ContainerService::Impl::recover() {
       });
       continue;
     }
-    if (status == "running" || status == "paused") {
-      auto client = shim::Client::connect(shim_dir(c->id));
-      if (client) {
-        if (auto st = client->state(); st && (st->status == "running" || st->status == "paused")) {
-          std::lock_guard lk(c->mu);
-          c->st.status = st->status;
-          c->st.pid = st->pid;
+    // Every shim whose socket is there is asked, whatever the row says: berthd may have died
+    // between launching a shim and recording it (a "created" row with a running container
+    // behind it), or between starting a restart and recording that.
+    const std::string sdir = shim_dir(c->id);
+    std::optional<shim::State> live;
+    if (access((sdir + "/sock").c_str(), F_OK) == 0)
+      if (auto client = connect_shim(sdir); client)
+        if (auto st = client->state(); st) live = *st;
+    if (live) {
+      std::lock_guard lk(c->mu);
+      c->st.shim_active = true;
+      bool was_running = status == "running" || status == "paused";
+      if (live->status == "running" || live->status == "paused") {
+        if (!was_running) {  // started by a berthd that died before recording it
+          log::warn("container " + c->id + ": running, but recorded as " + status);
+          c->st.started_at = rfc3339_nano(now_ns());
+          c->st.exit_code = 0;
+          c->st.error.clear();
+          c->st.has_been_started = true;
         }
-        start_monitor(c);  // an exit while berthd was down is answered at once
+        c->st.status = live->status;
+        c->st.pid = live->pid;
+        (void)save_state(*c);
+        start_monitor(c);
         continue;
       }
+      if (was_running || (live->status == "stopped" && status == "created")) {
+        // It ran and exited while berthd was down (or is about to): the monitor's wait answers
+        // at once and the exit is handled as any other (restart policy, AutoRemove).
+        if (!was_running) {
+          c->st.status = "running";
+          c->st.has_been_started = true;
+        }
+        start_monitor(c);
+        continue;
+      }
+      // Created but never started, or an exit already recorded: the shim is shut down below
+      // (or by the restart).
+    } else if (status == "running" || status == "paused") {
       spawn([this, c] {
         auto recorded = shim::read_exit(shim_dir(c->id));
         shim::ExitInfo exit;
@@ -89,7 +116,8 @@ Result<void> ContainerService::Impl::recover() {
       continue;
     }
     if (status == "restarting") {
-      // berthd died during a restart back-off: start it now.
+      // berthd died during a restart back-off: start it now (start_locked shuts down a shim
+      // left from the interrupted attempt first).
       spawn([this, c] {
         std::lock_guard op(c->op);
         {
@@ -106,10 +134,15 @@ Result<void> ContainerService::Impl::recover() {
       });
       continue;
     }
+    bool shim_active = false;
+    {
+      std::lock_guard lk(c->mu);
+      shim_active = c->st.shim_active;
+    }
     if (shim_active) {  // stopped, but its shim was never shut down
       std::lock_guard op(c->op);
-      std::lock_guard lk(c->mu);
       release_shim(*c);
+      std::lock_guard lk(c->mu);
       (void)save_state(*c);
     }
   }

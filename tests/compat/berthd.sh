@@ -26,6 +26,9 @@ ALL_CHECKS=(
   "cp: into the container" "cp: out of the container" "cp: a tar entry climbing out is refused"
   "cp: a missing path and a file as the extraction point are refused"
   "cp: a path climbing out with .. stays at the root"
+  "restart: an --rm container is kept and runs again" "kill: a --restart always container stays down"
+  "wait: returns at the exit of a --restart always container"
+  "log-opt: applies without --log-driver, checked at create" "create: a failed create leaves no host directory"
   "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm"
   "daemon: SIGTERM while an exec runs stops berthd within 5 s" "daemon: SIGTERM leaves containers running"
   "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
@@ -397,6 +400,49 @@ else
   OUT=$(for i in $(seq 50); do l=$(cat "$WORK/load-$i" 2>/dev/null); [[ "$l" == "0 hello-$i" ]] || echo "run $i: $l"; done | head -5)
   not_ok "load: 50 concurrent run --rm, right output, nothing left" "$bad bad runs; left: $left_ctr containers, $left_shims shims, $left_mounts mounts ($running running), $left_cg new cgroups"
 fi
+
+# --- restart policies, restart, kill, wait; log options; what a failed create leaves --------------
+cli run -d --rm --name berthd-compat-rm "$img" sleep 300
+cli restart -t 1 berthd-compat-rm
+if [[ $RC -eq 0 && "$(state_of berthd-compat-rm)" == running ]]; then ok "restart: an --rm container is kept and runs again"
+else not_ok "restart: an --rm container is kept and runs again" "restart exit $RC, state '$(state_of berthd-compat-rm)'"; fi
+"$DOCKER_CLI" rm -f berthd-compat-rm >/dev/null 2>&1
+
+cli run -d --restart always --name berthd-compat-always "$img" sleep 300
+cli kill berthd-compat-always
+rc_kill=$RC
+sleep 1
+got=$("$DOCKER_CLI" inspect --format '{{.State.Status}} {{.RestartCount}}' berthd-compat-always 2>&1)
+if [[ $rc_kill -eq 0 && "$got" == "exited 0" ]]; then ok "kill: a --restart always container stays down"
+else not_ok "kill: a --restart always container stays down" "kill exit $rc_kill, state '$got', want 'exited 0'"; fi
+"$DOCKER_CLI" rm -f berthd-compat-always >/dev/null 2>&1
+
+cli run -d --restart always --name berthd-compat-wait "$img" sh -c 'sleep 1; exit 3'
+run_cmd timeout 20 "$DOCKER_CLI" wait berthd-compat-wait
+if [[ $RC -eq 0 && "$OUT" == 3 ]]; then ok "wait: returns at the exit of a --restart always container"
+else not_ok "wait: returns at the exit of a --restart always container" "exit $RC, want 0 and '3'"; fi
+"$DOCKER_CLI" rm -f berthd-compat-wait >/dev/null 2>&1
+
+cli run --name berthd-compat-logopt --log-opt max-size=1k --log-opt max-file=2 "$img" \
+  sh -c 'i=0; while [ $i -lt 100 ]; do echo line-$i-0123456789; i=$((i+1)); done'
+lid=$("$DOCKER_CLI" inspect --format '{{.Id}}' berthd-compat-logopt 2>/dev/null)
+cfg=$("$DOCKER_CLI" inspect --format '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}}' berthd-compat-logopt 2>&1)
+last=$("$DOCKER_CLI" logs berthd-compat-logopt 2>&1 | tail -n 1)
+cli create --log-opt foo=bar "$img"
+rc_foo=$RC out_foo=$OUT
+cli create --log-opt max-file=1001 "$img"
+if [[ "$cfg" == "json-file 1k" && -n "$lid" && -f "$WORK/data/containers/$lid/$lid-json.log.1" &&
+  ! -e "$WORK/data/containers/$lid/$lid-json.log.2" && "$last" == line-99-0123456789 &&
+  $rc_foo -ne 0 && "$out_foo" == *"unknown log opt 'foo' for json-file log driver"* &&
+  $RC -ne 0 && "$OUT" == *"max-file cannot be more than 1000"* ]]; then
+  ok "log-opt: applies without --log-driver, checked at create"
+else not_ok "log-opt: applies without --log-driver, checked at create" "LogConfig '$cfg', last line '$last'; foo=bar: exit $rc_foo $out_foo; max-file=1001: exit $RC"; fi
+"$DOCKER_CLI" rm -f berthd-compat-logopt >/dev/null 2>&1
+
+cli create -v "$WORK/binds/new:/x" -v berthd-compat-vol:/v --device /dev/nonexistent "$img"
+if [[ $RC -ne 0 && "$OUT" == *'"/dev/nonexistent": no such file or directory'* && ! -e "$WORK/binds" &&
+  ! -e "$WORK/data/volumes/berthd-compat-vol" ]]; then ok "create: a failed create leaves no host directory"
+else not_ok "create: a failed create leaves no host directory" "exit $RC; left: $(ls -d "$WORK/binds" "$WORK/data/volumes/berthd-compat-vol" 2>/dev/null | tr '\n' ' ')"; fi
 
 cli run -d --name berthd-compat-keep "$img" sleep 300
 keep_pid=$("$DOCKER_CLI" inspect --format '{{.State.Pid}}' berthd-compat-keep 2>/dev/null)
