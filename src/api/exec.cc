@@ -46,8 +46,10 @@ void exec_start(Exchange& ex, engine::Engine& e) {
   auto h = ex.hijack(*tty ? "application/vnd.docker.raw-stream"
                           : "application/vnd.docker.multiplexed-stream");
   if (!h) return;
+  // A failure from here on is the exec's: the engine wrote it into the stream and recorded the
+  // exit code the client reads next (exec inspect).
   auto r = e.containers().exec_start(id, false, std::move(h->fd));
-  if (!r) log::debug("exec start " + id + ": " + r.error().what());
+  if (!r) log::info("exec start " + id + ": " + r.error().what());
 }
 
 void exec_inspect(Exchange& ex, engine::Engine& e) {

@@ -6,7 +6,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "engine/containers_internal.h"
+#include "engine/detach_keys.h"
+#include "engine/exec_internal.h"
 #include "oci/spec.h"
 #include "util/log.h"
 
@@ -66,6 +70,78 @@ Result<std::string> string_field(const json& body, const char* key) {
   return it->get<std::string>();
 }
 
+// docker's exit status of an exec that could not be run: 127 when its command is not there,
+// else 126 (not executable, permission denied, or anything else that stopped it).
+int exit_code_for_exec_error(const std::string& msg) {
+  if (msg.find("no such file or directory") != std::string::npos ||
+      msg.find("executable file not found") != std::string::npos ||
+      msg.find("command not found") != std::string::npos)
+    return 127;
+  return 126;
+}
+
+// Tells the attached client why its exec did not run, as docker does: the error as output
+// (the stderr stream without a tty), then the stream ends.
+void write_exec_error(int fd, bool tty, const std::string& msg) {
+  std::string out;
+  if (tty) {
+    out = msg + "\r\n";
+  } else {
+    std::string line = msg + "\n";
+    uint32_t n = static_cast<uint32_t>(line.size());
+    out = {'\x02',
+           '\0',
+           '\0',
+           '\0',
+           static_cast<char>(n >> 24),
+           static_cast<char>(n >> 16),
+           static_cast<char>(n >> 8),
+           static_cast<char>(n)};
+    out += line;
+  }
+  timeval tv{.tv_sec = 5, .tv_usec = 0};  // a few bytes; a client that takes none is let go
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string_view left = out;
+  while (!left.empty()) {
+    ssize_t n = ::send(fd, left.data(), left.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      log::debug("exec error to the client: " + errno_text(errno));
+      return;
+    }
+    left.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// The connections of exec waiters, per service, for shut_down_exec_waiters().
+struct ExecWaiters {
+  std::set<int> fds;
+  bool shut = false;
+};
+std::mutex g_waiters_mu;
+std::map<ServiceKey, ExecWaiters> g_waiters;
+
+// Registers a waiter's connection for as long as it lives.
+class WaiterRegistration {
+ public:
+  WaiterRegistration(ServiceKey service, int fd) : service_(service), fd_(fd) {
+    std::lock_guard lk(g_waiters_mu);
+    ExecWaiters& w = g_waiters[service_];
+    if (w.shut) ::shutdown(fd_, SHUT_RDWR);
+    w.fds.insert(fd_);
+  }
+  ~WaiterRegistration() {
+    std::lock_guard lk(g_waiters_mu);
+    if (auto it = g_waiters.find(service_); it != g_waiters.end()) it->second.fds.erase(fd_);
+  }
+  WaiterRegistration(const WaiterRegistration&) = delete;
+  WaiterRegistration& operator=(const WaiterRegistration&) = delete;
+
+ private:
+  ServiceKey service_;
+  int fd_;
+};
+
 Result<void> check_running(const ContainerService::Ctr& c) {
   if (c.st.status == "paused")
     return Error::conflict("container " + c.id + " is paused, unpause the container before exec");
@@ -84,6 +160,8 @@ Result<std::string> ContainerService::Impl::exec_create(const std::shared_ptr<Ct
   e->user = BERTH_TRY(string_field(body, "User"));
   e->working_dir = BERTH_TRY(string_field(body, "WorkingDir"));
   e->detach_keys = BERTH_TRY(string_field(body, "DetachKeys"));
+  if (!e->detach_keys.empty() && !parse_detach_keys(e->detach_keys))
+    return Error::invalid("Invalid escape keys (" + e->detach_keys + ") provided");
   e->tty = BERTH_TRY(bool_field(body, "Tty"));
   e->privileged = BERTH_TRY(bool_field(body, "Privileged"));
   e->attach_stdin = BERTH_TRY(bool_field(body, "AttachStdin"));
@@ -184,9 +262,20 @@ Result<void> ContainerService::Impl::exec_start(const std::string& exec_id, bool
     if (e->started) return Error::conflict("Error: Exec command " + e->id + " has already run");
     e->started = true;
   }
+  // Before the exec ran: it may be started again. The error reaches an attached client as
+  // output (the API's status line has gone out already).
   auto undo = [&](Error err) -> Result<void> {
+    if (fd) write_exec_error(fd.get(), e->tty, err.what());
     std::lock_guard lk(exec_mu);
     e->started = false;
+    return err;
+  };
+  // The exec could not be run: it has run, with docker's 126/127, which exec inspect shows and
+  // the docker CLI exits with.
+  auto failed = [&](Error err) -> Result<void> {
+    if (fd) write_exec_error(fd.get(), e->tty, err.what());
+    std::lock_guard lk(exec_mu);
+    e->exit_code = exit_code_for_exec_error(err.what());
     return err;
   };
   {
@@ -194,16 +283,22 @@ Result<void> ContainerService::Impl::exec_start(const std::string& exec_id, bool
     if (auto r = check_running(*c); !r) return undo(std::move(r).error());
   }
   auto process = exec_process(*c, *e);
-  if (!process) return undo(std::move(process).error());
+  if (!process) return failed(std::move(process).error());
   shim::AttachOptions ao{.exec_id = e->id,
                          .stdin = e->attach_stdin && !detach,
                          .stdout = e->attach_stdout && !detach,
                          .stderr = e->attach_stderr && !detach,
                          .stdin_once = true};
+  ao.detach_keys = detach_sequence(e->detach_keys, e->tty, ao.stdin);
   auto client = shim::Client::connect(shim_dir(c->id));
   if (!client) return undo(std::move(client).error());
   auto pid = client->exec(e->id, *process, ao, detach || !fd ? -1 : fd.get());
-  if (!pid) return undo(std::move(pid).error());
+  if (!pid) {
+    // The container stopped meanwhile (the shim says so) or its shim is gone: nothing ran.
+    if (pid.error().kind() == ErrorKind::Conflict || pid.error().kind() == ErrorKind::Io)
+      return undo(std::move(pid).error());
+    return failed(std::move(pid).error());
+  }
   {
     std::lock_guard lk(exec_mu);
     e->running = true;
@@ -219,6 +314,8 @@ Result<void> ContainerService::Impl::exec_start(const std::string& exec_id, bool
     int code = 137;
     auto waiter = shim::Client::connect(shim_dir(c->id));
     if (waiter) {
+      WaiterRegistration registered(this, waiter->fd());  // shutdown() breaks the wait
+      if (stopping) return;
       auto r = waiter->wait(e->id);
       if (stopping) return;
       if (r) code = r->status;
@@ -266,6 +363,18 @@ json ContainerService::Impl::exec_json(const Exec& e) {
               {"ContainerID", e.container_id},
               {"DetachKeys", e.detach_keys},
               {"Pid", e.pid}};
+}
+
+void shut_down_exec_waiters(ServiceKey service) {
+  std::lock_guard lk(g_waiters_mu);
+  ExecWaiters& w = g_waiters[service];
+  w.shut = true;
+  for (int fd : w.fds) ::shutdown(fd, SHUT_RDWR);
+}
+
+void forget_exec_waiters(ServiceKey service) {
+  std::lock_guard lk(g_waiters_mu);
+  g_waiters.erase(service);
 }
 
 void ContainerService::Impl::drop_execs(Ctr& c) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine/containers_internal.h"
+#include "engine/exec_internal.h"
 #include "util/log.h"
 #include "util/signals.h"
 #include "util/strings.h"
@@ -265,8 +266,10 @@ void ContainerService::shutdown() {
       c->cv.notify_all();
     }
   }
+  shut_down_exec_waiters(&m);
   std::unique_lock lk(m.threads_mu);
   m.threads_cv.wait(lk, [&] { return m.threads == 0; });
+  forget_exec_waiters(&m);
 }
 
 Result<CreateResult> ContainerService::create(const std::string& name, const nlohmann::json& body) {

@@ -46,7 +46,9 @@
 //   close_stdin {"exec_id":""}
 //   wait {"exec_id":""}            -> {"exit":{...}} once the process has exited
 //   shutdown                       the container must be stopped: `runtime delete`, remove
-//                                  the socket, exit (the state dir stays for berthd)
+//                                  the socket, reply, exit once the attach streams have
+//                                  taken their output (5 s at most; the state dir stays for
+//                                  berthd)
 //
 // The container's stdout/stderr also go to its log (docker's json-file format, one JSON
 // object per line {"log":"...","stream":"stdout","time":"..."} with rotation), written by the

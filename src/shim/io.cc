@@ -1,6 +1,7 @@
 // The shim's stdio plumbing: a process's output to its log and to every attach stream, attach
-// input to the process's stdin. Nothing here blocks: a slow client gets a buffer, a stuck one is
-// dropped, and the container never waits for either.
+// input to the process's stdin. Nothing here blocks. A slow client gets a buffer; while every
+// client of a stream is behind, the shim stops reading that stream (the pipe fills and the
+// process blocks on its writes, as under docker), and reading resumes when one catches up.
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -16,24 +17,28 @@ namespace berth::shim {
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
-// An attach client this far behind is dropped (docker would block the container instead).
+// A client with this much output waiting is behind: while every client of a stream is, the
+// stream is not read.
 constexpr size_t kMaxPending = 4 << 20;
-// ... and one that has not taken a byte for this long while output waits for it.
-constexpr int64_t kStuckMs = 30'000;
-// After the process has ended, a client gets this long to take the rest of its output.
+// A client this far behind while another client of the stream keeps taking output (so the
+// stream is still read) is dropped: the others are not made to wait for it, and the shim does
+// not buffer without bound.
+constexpr size_t kMaxLagging = 16 << 20;
+// After the process has ended, a client gets this long to take the rest of its output (each
+// write that makes progress starts the time again; shutdown caps the total, see server.cc).
 constexpr int64_t kClosingMs = 5'000;
 // Drain at most this much from a process's pipes after it has exited.
 constexpr size_t kMaxDrain = 64 << 20;
 
 char g_buf[kReadChunk];  // one read buffer for the whole (single-threaded) shim
 
-int64_t now_ms() {
+}  // namespace
+
+int64_t monotonic_ms() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
 }
-
-}  // namespace
 
 // ---- Loop
 // ----------------------------------------------------------------------------------------
@@ -105,8 +110,42 @@ void Server::dispatch_output(Proc& p, bool err, std::string_view data) {
       a.pending.append(data);
     else
       append_frame(a.pending, err ? Stream::Stderr : Stream::Stdout, data);
-    if (flush_attach(a) && a.pending.size() > kMaxPending)
-      drop_attach(a, "fell " + std::to_string(a.pending.size()) + " bytes behind");
+    if (flush_attach(a) && a.pending.size() > kMaxLagging)
+      drop_attach(a, "fell " + std::to_string(a.pending.size()) +
+                         " bytes behind while other clients took the output");
+  }
+  update_output_flow(p);
+}
+
+namespace {
+
+// Whether every attach stream that gets this output is behind (false when there is none: the
+// output is then only logged, and read as fast as it comes).
+bool all_clients_behind(const Proc& p, bool err) {
+  bool any = false;
+  for (const auto& a : p.attaches) {
+    if (err ? !a->err : !a->out) continue;
+    if (a->pending.size() < kMaxPending) return false;
+    any = true;
+  }
+  return any;
+}
+
+}  // namespace
+
+void Server::update_output_flow(Proc& p) {
+  for (OutStream* s : {&p.out, &p.err}) {
+    if (!s->fd) continue;
+    // With a tty both streams are the pty master, read as `out`; its clients are the ones that
+    // take stdout.
+    bool behind = all_clients_behind(p, s->err);
+    if (behind && !s->paused) {
+      loop.del(s->fd.get());  // not EPOLL events 0: a hang-up would still be reported
+      s->paused = true;
+    } else if (!behind && s->paused) {
+      loop.add(s->fd.get(), EPOLLIN, s);
+      s->paused = false;
+    }
   }
 }
 
@@ -117,12 +156,12 @@ bool Server::flush_attach(Attach& a) {
                             : ::write(a.fd.get(), a.pending.data(), a.pending.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      if (a.stuck_since_ms == 0) a.stuck_since_ms = now_ms();
+      if (a.stuck_since_ms == 0) a.stuck_since_ms = monotonic_ms();
       break;
     }
-    if (n < 0) {
+    if (n < 0) {  // EPIPE, ECONNRESET: the client is gone, nothing more to write
       a.pending.clear();
-      a.closing = true;  // the client is gone: nothing more to write
+      a.closing = true;
       break;
     }
     a.stuck_since_ms = 0;
@@ -162,6 +201,7 @@ Result<void> Server::add_attach(Proc& p, const json& req, UniqueFd fd) {
   ref.mask = 0;
   loop.add(ref.fd.get(), 0, &ref);
   update_attach_mask(ref);
+  update_output_flow(p);  // a client that is not behind: the output flows again
   return ok();
 }
 
@@ -186,7 +226,9 @@ void Server::attach_event(Attach& a, uint32_t events) {
     return;  // level-triggered: the rest comes next round
   }
   if (events & EPOLLOUT) {
-    flush_attach(a);
+    Proc& p = *a.proc;
+    flush_attach(a);  // may drop `a`
+    update_output_flow(p);
     return;
   }
   if (events & EPOLLRDHUP) {
@@ -250,28 +292,37 @@ void Server::drop_attach(Attach& a, const std::string& why) {
   for (auto it = p.attaches.begin(); it != p.attaches.end(); ++it) {
     if (it->get() == &a) {
       p.attaches.erase(it);  // closes the fd
-      return;
+      break;
     }
   }
+  update_output_flow(p);
 }
 
 int Server::check_stuck_attaches() {
-  int64_t now = now_ms();
+  int64_t now = monotonic_ms();
   int64_t next = -1;
   for (auto& [id, p] : procs_) {
     for (auto it = p->attaches.begin(); it != p->attaches.end();) {
       Attach& a = **it++;
-      if (a.stuck_since_ms == 0) continue;
-      int64_t limit = a.closing ? kClosingMs : kStuckMs;
-      int64_t left = a.stuck_since_ms + limit - now;
+      // A running process's client is never dropped for being slow: the process waits for it.
+      if (!a.closing || a.stuck_since_ms == 0) continue;
+      int64_t left = a.stuck_since_ms + kClosingMs - now;
       if (left <= 0) {
-        drop_attach(a, "the client took no output for " + std::to_string(limit / 1000) + " s");
+        drop_attach(a, "the client took no output for " + std::to_string(kClosingMs / 1000) +
+                           " s after the process ended");
         continue;
       }
       if (next < 0 || left < next) next = left;
     }
   }
   return static_cast<int>(next);
+}
+
+bool Server::attaches_flushed() const {
+  for (const auto& [id, p] : procs_) {
+    if (!p->attaches.empty()) return false;
+  }
+  return true;
 }
 
 // ---- stdin
@@ -371,7 +422,7 @@ void Server::end_attaches(Proc& p) {
   for (auto it = p.attaches.begin(); it != p.attaches.end();) {
     Attach& a = **it++;
     a.closing = true;
-    if (!a.pending.empty() && a.stuck_since_ms == 0) a.stuck_since_ms = now_ms();
+    if (!a.pending.empty() && a.stuck_since_ms == 0) a.stuck_since_ms = monotonic_ms();
     update_attach_mask(a);  // drops it at once when nothing is pending
   }
 }

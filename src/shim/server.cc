@@ -30,6 +30,8 @@ namespace berth::shim {
 namespace {
 
 constexpr int kMaxDepth = 64;  // of a request's JSON (an OCI process object needs 4)
+// After `shutdown`, attach streams get at most this long to take what is buffered for them.
+constexpr int64_t kShutdownFlushMs = 5'000;
 
 std::string reply_text(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -272,14 +274,7 @@ void Server::conn_event(Conn& c, uint32_t events) {
     if (c.waiting) loop.mod(c.fd.get(), EPOLLRDHUP, &c);
     return;
   }
-  if (!send_message(c.fd.get(), reply_text(reply))) {
-    remove_conn(c);  // the client left mid-request
-    return;
-  }
-  if (stopping_) {
-    log::info("shut down");
-    ::_exit(0);
-  }
+  if (!send_message(c.fd.get(), reply_text(reply))) remove_conn(c);  // it left mid-request
 }
 
 // ---- ops ----------------------------------------------------------------------------------------
@@ -414,9 +409,11 @@ Result<json> Server::op_shutdown() {
                            runtime_error_text(run->output, run->wait_status));
   }
   handle_exits();
-  listener_.fd.reset();
+  listener_.fd.reset();  // no new connections; the open ones are still answered
   ::unlink(sock_path_.c_str());
-  stopping_ = true;  // conn_event exits once the reply is sent
+  // serve() exits once the attach streams have taken the output still buffered for them.
+  stopping_ = true;
+  stop_deadline_ms_ = monotonic_ms() + kShutdownFlushMs;
   return json::object();
 }
 
@@ -426,6 +423,15 @@ int Server::serve() {
   drop_clean_code_pages();  // the start-up code is done with
   for (;;) {
     int timeout = check_stuck_attaches();
+    if (stopping_) {
+      int64_t left = stop_deadline_ms_ - monotonic_ms();
+      if (attaches_flushed() || left <= 0) {
+        if (!attaches_flushed()) log::warn("shut down with attach output still unsent");
+        log::info("shut down");
+        ::_exit(0);
+      }
+      if (timeout < 0 || timeout > left) timeout = static_cast<int>(left);
+    }
     auto r = loop.run_once(timeout);
     if (!r) {
       log::error(r.error().what());

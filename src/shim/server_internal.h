@@ -60,7 +60,7 @@ struct Attach : Watch {
   bool is_socket = true;       // sockets get MSG_DONTWAIT; other fds are made non-blocking
   bool input_done = false;     // EOF (or the peer's shutdown) seen on its input
   bool closing = false;        // the process has ended: close once `pending` is written
-  std::string pending;         // output not yet written
+  std::string pending;         // output not yet written (see kMaxPending in io.cc)
   std::string detach_keys;     // a sequence that ends the stream when read from it
   size_t matched = 0;          // how much of detach_keys the input has matched so far
   int64_t stuck_since_ms = 0;  // when a write last made no progress (0: it did)
@@ -75,6 +75,7 @@ struct OutStream : Watch {
   Proc* proc = nullptr;
   UniqueFd fd;
   bool err = false;
+  bool paused = false;  // out of the loop: every client of this stream is behind (io.cc)
   ~OutStream() override;
   void on_event(uint32_t events) override;
 };
@@ -125,6 +126,7 @@ struct Listener : Watch {
 };
 
 bool cgroup_frozen(pid_t pid);  // process.cc
+int64_t monotonic_ms();         // io.cc
 
 class Server {
  public:
@@ -143,7 +145,10 @@ class Server {
   void close_stdin(Proc& p);
   void drain(Proc& p);
   void end_attaches(Proc& p);
-  int check_stuck_attaches();  // drops stuck clients; returns the next timeout (ms or -1)
+  // Drops clients of ended processes that took nothing for 5 s; returns the next timeout (ms
+  // or -1).
+  int check_stuck_attaches();
+  bool attaches_flushed() const;  // no attach stream is left (shutdown's linger is over)
 
   // ---- server.cc ------------------------------------------------------------------------------
   void conn_event(Conn& c, uint32_t events);
@@ -162,6 +167,9 @@ class Server {
   bool update_attach_mask(Attach& a);  // false: `a` was dropped (freed)
   void drop_attach(Attach& a, const std::string& why);
   void pause_stdin_readers(Proc& p, bool paused);
+  // Stops reading a process's output while every client of it is behind, resumes once one is
+  // not (backpressure: the pipe fills and the process blocks, as under docker).
+  void update_output_flow(Proc& p);
 
   // server.cc: start-up
   Result<void> make_state_dir();
@@ -213,7 +221,8 @@ class Server {
   bool made_log_ = false;  // the container log did not exist before this shim
   bool started_ = false;   // `runtime start` ran
   bool created_ = false;   // `runtime create` succeeded
-  bool stopping_ = false;  // shutdown asked
+  bool stopping_ = false;  // shutdown done: serve() exits once the attach streams are flushed
+  int64_t stop_deadline_ms_ = 0;                        // ... or at this time (CLOCK_MONOTONIC ms)
   std::map<std::string, std::unique_ptr<Proc>> procs_;  // "" = the init
   std::list<std::unique_ptr<Conn>> conns_;
   std::map<pid_t, int> unclaimed_;  // exits of pids not (yet) known, kept during an op

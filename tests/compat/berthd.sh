@@ -15,6 +15,10 @@ ALL_CHECKS=(
   "image: docker history" "image: docker save" "image: docker events saw the tag"
   "image: docker rmi untags" "image: unknown endpoint is 501"
   "run --rm: output" "run --rm: exit code" "run -d + logs" "exec: output"
+  "run --rm: a slow reader gets all of the output" "exec: a command that cannot run says why, exits 127/126"
+  "attach: detach keys end the stream, the container goes on" "attach: invalid detach keys are a 400"
+  "logs: --tail 1 of a 40 MB log, berthd's memory stays flat" "logs -f: goes on after the log is truncated"
+  "attach --logs: a client that does not read holds up nothing"
   "ps: lists the container"
   "seccomp: the built-in profile confines run and exec" "seccomp: CAP_SYS_ADMIN, --privileged, unconfined"
   "seccomp: a profile file applies; a bad one fails the create, nothing left" "seccomp: docker info names the profile"
@@ -26,7 +30,7 @@ ALL_CHECKS=(
   "wait: returns at the exit of a --restart always container"
   "log-opt: applies without --log-driver, checked at create" "create: a failed create leaves no host directory"
   "run -it: tty and typed input" "load: 50 concurrent run --rm, right output, nothing left" "stop + rm"
-  "daemon: SIGTERM leaves containers running"
+  "daemon: SIGTERM while an exec runs stops berthd within 5 s" "daemon: SIGTERM leaves containers running"
   "recovery: kill -9 berthd, the container still runs" "recovery: logs continue"
   "recovery: exec and stop work" "recovery: an exit while berthd was down keeps its code"
 )
@@ -170,6 +174,107 @@ else not_ok "run -d + logs" "exit $RC"; fi
 cli exec berthd-compat-d sh -c 'echo in-$((1+1))'
 if [[ $RC -eq 0 && "$OUT" == "in-2" ]]; then ok "exec: output"
 else not_ok "exec: output" "exit $RC"; fi
+
+# --- streams: slow readers, exec errors, detach keys, big and truncated logs, attach --logs -------
+# The client reads only after the container has exited and its shim was shut down.
+OUT=$(timeout -k 5 60 "$DOCKER_CLI" run --rm "$img" sh -c 'dd if=/dev/zero bs=1M count=3 2>/dev/null' | (sleep 2; wc -c))
+if [[ "$OUT" == 3145728 ]]; then ok "run --rm: a slow reader gets all of the output"
+else not_ok "run --rm: a slow reader gets all of the output" "got $OUT bytes, want 3145728"; fi
+
+cli exec berthd-compat-d /nonexistent
+rc_missing=$RC out_missing=$OUT
+cli exec berthd-compat-d /etc/passwd
+if [[ $rc_missing -eq 127 && "$out_missing" == *"OCI runtime exec failed"*/nonexistent* && $RC -eq 126 &&
+  "$OUT" == *"OCI runtime exec failed"* ]]; then ok "exec: a command that cannot run says why, exits 127/126"
+else not_ok "exec: a command that cannot run says why, exits 127/126" "exit $rc_missing ($out_missing), exit $RC"; fi
+
+# A raw hijacked attach: ARGS socket container detachKeys(or "") bytes-to-send(hex).
+cat >"$WORK/detach.py" <<'PY'
+import socket, sys, time
+path, name, keys, send = sys.argv[1:5]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+q = "stream=1&stdin=1&stdout=1&stderr=1" + ("&detachKeys=" + keys if keys else "")
+s.sendall(("POST /containers/%s/attach?%s HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\n"
+           "Upgrade: tcp\r\n\r\n" % (name, q)).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    d = s.recv(4096)
+    if not d:
+        sys.exit("closed before the answer")
+    head += d
+if b" 101 " not in head.split(b"\r\n")[0]:
+    sys.exit("answer: %r" % head.split(b"\r\n")[0])
+time.sleep(0.5)
+s.sendall(bytes.fromhex(send))
+s.settimeout(5)
+try:
+    while s.recv(4096):
+        pass
+except socket.timeout:
+    sys.exit("the stream is still open 5 s after the detach keys")
+print("ended")
+PY
+cli run -dit --name berthd-compat-tty "$img" sh
+run_cmd python3 "$WORK/detach.py" "$WORK/exec/berth.sock" berthd-compat-tty "" 1011
+out_default=$OUT rc_default=$RC
+run_cmd python3 "$WORK/detach.py" "$WORK/exec/berth.sock" berthd-compat-tty "ctrl-a,x" 0178
+if [[ $rc_default -eq 0 && $RC -eq 0 && "$(state_of berthd-compat-tty)" == running ]]; then
+  ok "attach: detach keys end the stream, the container goes on"
+else OUT="$out_default / $OUT"; not_ok "attach: detach keys end the stream, the container goes on" "exit $rc_default, $RC; state $(state_of berthd-compat-tty)"; fi
+code=$(curl -s --max-time 10 -o "$WORK/keys.out" -w '%{http_code}' -X POST --unix-socket "$WORK/exec/berth.sock" \
+  "http://berth/containers/berthd-compat-tty/attach?stream=1&stdin=1&detachKeys=ctrl-P")
+OUT=$(cat "$WORK/keys.out")
+if [[ "$code" == 400 && "$OUT" == *"Invalid detach keys (ctrl-P) provided"* ]]; then ok "attach: invalid detach keys are a 400"
+else not_ok "attach: invalid detach keys are a 400" "HTTP $code"; fi
+"$DOCKER_CLI" rm -f berthd-compat-tty >/dev/null 2>&1
+
+# About 40 MB of log. berthd's peak resident set while it serves it must not grow by that much.
+cli run -d --name berthd-compat-biglog "$img" sh -c "yes \$(head -c 1000 /dev/zero | tr '\\0' a) | head -n 40000; echo last-line"
+wait_for 60 bash -c "[[ \$('$DOCKER_CLI' inspect -f '{{.State.Status}}' berthd-compat-biglog) == exited ]]"
+peak_kb() { awk '/^VmHWM/ {print $2}' "/proc/$BERTHD_PID/status"; }
+echo 5 >"/proc/$BERTHD_PID/clear_refs"  # the peak starts again from the current size
+before_kb=$(peak_kb)
+cli logs --tail 1 berthd-compat-biglog
+out_tail=$OUT
+bytes=$(timeout -k 5 60 "$DOCKER_CLI" logs berthd-compat-biglog 2>/dev/null | wc -c)
+growth_kb=$(($(peak_kb) - before_kb))
+note "logs of a 40 MB log: berthd's peak RSS grew by $growth_kb kB"
+if [[ "$out_tail" == last-line && "$bytes" == 40040010 && $growth_kb -lt 16384 ]]; then
+  ok "logs: --tail 1 of a 40 MB log, berthd's memory stays flat"
+else not_ok "logs: --tail 1 of a 40 MB log, berthd's memory stays flat" "tail '$out_tail', $bytes bytes, peak RSS +$growth_kb kB"; fi
+"$DOCKER_CLI" rm -f berthd-compat-biglog >/dev/null 2>&1
+
+# max-file 1: the shim truncates the log in place at 2 KiB, many times over while it is followed.
+cli run -d --name berthd-compat-trunc --log-driver json-file --log-opt max-size=2k --log-opt max-file=1 "$img" \
+  sh -c 'sleep 1; i=0; while [ $i -lt 150 ]; do echo line-$i; i=$((i+1)); sleep 0.01; done'
+cli logs -f berthd-compat-trunc
+if [[ $RC -eq 0 && "$(tail -n 1 <<<"$OUT")" == line-149 && $(wc -l <<<"$OUT") -gt 100 ]]; then
+  ok "logs -f: goes on after the log is truncated"
+else not_ok "logs -f: goes on after the log is truncated" "exit $RC, $(wc -l <<<"$OUT") lines, last '$(tail -n 1 <<<"$OUT")'"; fi
+"$DOCKER_CLI" rm -f berthd-compat-trunc >/dev/null 2>&1
+
+# attach?logs=1 from a client that never reads its 8 MB replay: stop and rm still work at once.
+cli run -d --name berthd-compat-replay "$img" sh -c "head -c 8000000 /dev/zero | tr '\\0' a; echo; echo logged; sleep 1000"
+wait_for 30 bash -c "'$DOCKER_CLI' logs --tail 1 berthd-compat-replay 2>/dev/null | grep -qx logged"
+python3 - "$WORK/exec/berth.sock" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"POST /containers/berthd-compat-replay/attach?logs=1&stream=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+          b"Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+time.sleep(30)  # reads nothing
+PY
+reader_pid=$!
+sleep 1
+t0=$(date +%s%N)
+cli stop -t 1 berthd-compat-replay
+rc_stop=$RC
+cli rm berthd-compat-replay
+ms=$((($(date +%s%N) - t0) / 1000000))
+kill "$reader_pid" 2>/dev/null; wait "$reader_pid" 2>/dev/null
+if [[ $rc_stop -eq 0 && $RC -eq 0 && $ms -lt 8000 ]]; then ok "attach --logs: a client that does not read holds up nothing"
+else not_ok "attach --logs: a client that does not read holds up nothing" "stop exit $rc_stop, rm exit $RC, $ms ms"; fi
 
 # --- seccomp: docker's defaults (a built-in allowlist; off for --privileged) ---------------------
 cli run --rm "$img" sh -c 'grep Seccomp: /proc/self/status; unshare -U true 2>/dev/null && echo unshare-ok || echo unshare-refused; mkdir /tmp/d && echo mkdir-ok'
@@ -348,7 +453,12 @@ if [[ $rc_stop -eq 0 && $RC -eq 0 ]] && ! "$DOCKER_CLI" inspect berthd-compat-d 
   ok "stop + rm"
 else not_ok "stop + rm" "stop exit $rc_stop, rm exit $RC"; fi
 
-# berthd stops; the container it started keeps running under its shim.
+# berthd stops, promptly even while an exec runs; the container it started keeps running under
+# its shim.
+cli exec -d berthd-compat-keep sleep 1000
+kill -TERM "$BERTHD_PID" 2>/dev/null
+if wait_for 5 bash -c "! kill -0 $BERTHD_PID"; then ok "daemon: SIGTERM while an exec runs stops berthd within 5 s"
+else OUT=$(tail -n 5 "$WORK/berthd.log"); not_ok "daemon: SIGTERM while an exec runs stops berthd within 5 s" "still running after 5 s"; fi
 stop_berthd
 if [[ -n "$keep_pid" && "$keep_pid" != 0 ]] && kill -0 "$keep_pid" 2>/dev/null; then
   ok "daemon: SIGTERM leaves containers running"

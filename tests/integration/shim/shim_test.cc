@@ -733,9 +733,10 @@ TEST_P(ShimTest, HostileRequestsGetErrorsAndTheShimGoesOn) {
 }
 
 TEST_P(ShimTest, StuckAttachClientDoesNotBlockTheContainerOrOthers) {
-  // 8 MiB of output; one client never reads, one does.
+  // 24 MiB of output; one client never reads, one does: the one that reads gets everything and
+  // the container does not wait for the stuck one, which is cut off once 16 MiB behind.
   Client c = LaunchAndConnect(
-      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=128 2>/dev/null; echo end"})));
+      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=384 2>/dev/null; echo end"})));
   UniqueFd stuck = Attach(c);
   UniqueFd good = Attach(c);
   std::string got;
@@ -746,15 +747,118 @@ TEST_P(ShimTest, StuckAttachClientDoesNotBlockTheContainerOrOthers) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->status, 0);
   Demuxed d = Demux(got);
-  EXPECT_EQ(d.out.size(), 8u * 1024 * 1024 + 4);
+  EXPECT_EQ(d.out.size(), 24u * 1024 * 1024 + 4);
   EXPECT_EQ(d.out.substr(d.out.size() - 4), "end\n");
-  // The stuck one was cut off (it got at most the socket buffer and the shim's 4 MiB).
+  // The stuck one was cut off (it got at most the socket buffer and the shim's 16 MiB).
   std::string partial = ReadToEof(stuck.get(), 10s);
-  EXPECT_LT(partial.size(), 8u * 1024 * 1024);
+  EXPECT_LT(partial.size(), 24u * 1024 * 1024);
   auto log = read_file(StateDir() + "/shim.log");
   ASSERT_TRUE(log);
   EXPECT_NE(log->find("attach stream dropped"), std::string::npos) << *log;
   ShutDownAndExpectNothingLeft(c);
+}
+
+// Total payload of the container's json-file log.
+size_t LoggedBytes(const std::string& path) {
+  size_t n = 0;
+  for (const json& l : JsonLines(path)) n += l["log"].get<std::string>().size();
+  return n;
+}
+
+TEST_P(ShimTest, SlowAttachClientMakesTheContainerWaitAndGetsEverything) {
+  // 8 MiB, more than the shim buffers for a client (4 MiB) plus the socket and the pipe: with
+  // nobody reading, the container blocks on its writes (as under docker) instead of the client
+  // losing output.
+  Client c = LaunchAndConnect(
+      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=128 2>/dev/null; echo end"})));
+  UniqueFd slow = Attach(c);
+  ASSERT_TRUE(c.start());
+  std::this_thread::sleep_for(1500ms);
+  auto st = c.state();
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->status, "running") << "the container did not wait for its only client";
+  Demuxed d = Demux(ReadToEof(slow.get(), 60s));
+  EXPECT_TRUE(d.well_formed);
+  EXPECT_EQ(d.out.size(), 8u * 1024 * 1024 + 4);
+  EXPECT_EQ(d.out.substr(d.out.size() - 4), "end\n");
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 0);
+  EXPECT_EQ(LoggedBytes(LogPath()), 8u * 1024 * 1024 + 4);  // the log got everything too
+  ShutDownAndExpectNothingLeft(c);
+}
+
+TEST_P(ShimTest, AttachClientThatLeftIsDroppedAndTheContainerGoesOn) {
+  Client c = LaunchAndConnect(
+      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=128 2>/dev/null; echo end"})));
+  UniqueFd gone = Attach(c);
+  gone.reset();  // the client went away (EPIPE on the first write)
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.start());
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_EQ(LoggedBytes(LogPath()), 8u * 1024 * 1024 + 4);
+  ShutDownAndExpectNothingLeft(c);
+}
+
+TEST_P(ShimTest, ShutdownLetsAttachClientsTakeTheirOutputFirst) {
+  // 3 MiB that the client only reads after the container has exited and berthd has shut the
+  // shim down (docker run ... | slow-reader): nothing is cut off.
+  Client c = LaunchAndConnect(
+      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=48 2>/dev/null; echo end"})));
+  UniqueFd late = Attach(c);
+  ASSERT_TRUE(c.start());
+  auto e = c.wait();
+  ASSERT_TRUE(e);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.shutdown());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s) << "shutdown waited for the client";
+  EXPECT_FALSE(fs::exists(StateDir() + "/sock"));  // no new connections
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(ProcessGone(shim_pid_)) << "the shim left with output unsent";
+  Demuxed d = Demux(ReadToEof(late.get(), 10s));
+  EXPECT_TRUE(d.well_formed);
+  EXPECT_EQ(d.out.size(), 3u * 1024 * 1024 + 4);
+  EXPECT_TRUE(WaitUntil([&] { return ProcessGone(shim_pid_); }, 2s)) << "the shim is still up";
+  EXPECT_FALSE(fs::exists(tmp_ + "/root/" + id_)) << "runtime state left";
+  EXPECT_FALSE(CgroupLeft(id_)) << "cgroup left";
+}
+
+TEST_P(ShimTest, ShutdownGivesUpOnAClientThatTakesNothing) {
+  Client c = LaunchAndConnect(
+      Options(Config({"sh", "-c", "dd if=/dev/zero bs=65536 count=48 2>/dev/null; sleep 100"})));
+  UniqueFd never = Attach(c);
+  ASSERT_TRUE(c.start());
+  std::this_thread::sleep_for(500ms);  // the client's socket and its buffer fill
+  ASSERT_TRUE(c.kill(SIGKILL));
+  ASSERT_TRUE(c.wait());
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.shutdown());
+  EXPECT_TRUE(WaitUntil([&] { return ProcessGone(shim_pid_); }, 8s)) << "the shim is still up";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 7s);
+  EXPECT_FALSE(fs::exists(tmp_ + "/root/" + id_)) << "runtime state left";
+}
+
+TEST_P(ShimTest, ShutdownWhoseReplyCannotBeSentStillEndsTheShim) {
+  Client c = LaunchAndConnect(Options(Config({"true"})));
+  ASSERT_TRUE(c.start());
+  ASSERT_TRUE(c.wait());
+  UniqueFd raw(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string path = StateDir() + "/sock";
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  ASSERT_EQ(connect(raw.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string req = R"({"op":"shutdown"})";
+  ASSERT_EQ(send(raw.get(), req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+  raw.reset();  // gone before the reply
+  EXPECT_TRUE(WaitUntil([&] { return ProcessGone(shim_pid_); }, 5s))
+      << "the shim kept running without a socket";
+  EXPECT_FALSE(fs::exists(StateDir() + "/sock"));
+  EXPECT_FALSE(fs::exists(tmp_ + "/root/" + id_)) << "runtime state left";
 }
 
 // Not a benchmark (bench/engine.sh is), but the shim's share of `run --rm` shows here.
