@@ -51,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   nlohmann::json mounts = nlohmann::json::array();
   berth::engine::SpecContext ctx{"0123456789abcdef", "/nonexistent/containers/x", "/nonexistent",
                                  false};
-  if (auto r = berth::engine::apply_host_config(hc, body, ctx, spec, mounts); !r)
+  std::vector<berth::engine::HostDir> dirs;
+  if (auto r = berth::engine::apply_host_config(hc, body, ctx, spec, mounts, dirs); !r)
     check_error(r.error());
   return 0;
 }
