@@ -246,7 +246,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   std::string bundle = bundle_buf;
 
   Created c;
-  c.spec = BERTH_TRY(load_bundle_spec(bundle + "/config.json"));
+  std::string spec_text;
+  c.spec = BERTH_TRY(load_bundle_spec(bundle + "/config.json", &spec_text));
   const oci::Spec& spec = c.spec;
   // An init that joins an existing pid namespace is seen by the processes already there
   // while it sets up, and one that runs startContainer hooks waits for start as the runtime
@@ -256,6 +257,20 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
   if (!pidns || !pidns->path.empty() || start_hooks) BERTH_TRY(reexec_sealed(nullptr));
   if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
+  // A new network namespace, when nothing is joined and no user or time namespace is made,
+  // is made from here on by a thread (netns.cc) while this one carries on.
+  NetnsMaker netns;
+  if (spec.linux) {
+    bool new_net = false, other = false;
+    for (const oci::Namespace& ns : spec.linux->namespaces) {
+      if (!ns.path.empty() || ns.type == oci::NamespaceType::User ||
+          ns.type == oci::NamespaceType::Time)
+        other = true;
+      else if (ns.type == oci::NamespaceType::Network)
+        new_net = true;
+    }
+    if (new_net && !other) BERTH_TRY(netns.start());
+  }
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
 
@@ -404,6 +419,17 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
       ctx.self_place = c.cgroup.get();
   }
 
+  if (!init_joins && !(clone_flags & CLONE_NEWUSER)) {
+    ctx.early_unshare = clone_flags & ~CLONE_NEWPID;
+    clone_flags &= CLONE_NEWPID;
+    if (netns.started()) {
+      ctx.early_unshare &= ~CLONE_NEWNET;
+      ctx.netns_with_go = true;
+    }
+  }
+  // The pid the state records is final unless the init forks into a joined pid namespace.
+  bool pid_final = !init_joins && !ctx.late_pid_join;
+
   pid_t pid = clone_into(clone_flags, into.get());
   if (pid == 0) {
     parent_sync.close();
@@ -439,7 +465,18 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   s.annotations = spec.annotations;
   s.cgroups_path = spec.linux ? spec.linux->cgroups_path : std::string();
   std::string hook_state = state_json(s, Status::Creating, -1);
-  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state));
+  UniqueFd new_netns;
+  if (netns.started()) new_netns = BERTH_TRY(netns.finish());
+  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state, new_netns.get()));
+  new_netns.reset();
+  // Saved while the init sets up (a failure removes the dir again, see CreateGuard).
+  auto save = [&]() -> Result<void> {
+    BERTH_TRY_CTX(save_state(c.dir, s), "save state");
+    BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, spec_text, 0600, false),
+                  "save config");
+    return ok();
+  };
+  if (pid_final) BERTH_TRY(save());
 
   for (;;) {
     auto m = c.sync.recv();
@@ -473,9 +510,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
       return Error::internal("unexpected message from container init");
     }
   }
-  BERTH_TRY_CTX(save_state(c.dir, s), "save state");
-  BERTH_TRY_CTX(write_file_atomic(c.dir + "/" + kConfigFile, to_json(spec, -1), 0600, false),
-                "save config");
+  if (!pid_final) BERTH_TRY(save());
   if (!o.pid_file.empty())
     BERTH_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, false),
                   "write pid file");
@@ -513,10 +548,11 @@ void abandon(const Globals& g, Created& c) {
 
 }  // namespace
 
-Result<oci::Spec> load_bundle_spec(const std::string& path) {
+Result<oci::Spec> load_bundle_spec(const std::string& path, std::string* text_out) {
   std::string text = BERTH_TRY_CTX(read_file(path, 32 << 20), "load config");
   oci::Spec spec = BERTH_TRY_CTX(oci::parse_spec(text), "config.json");
   BERTH_TRY_CTX(oci::validate(spec), "config.json");
+  if (text_out) *text_out = std::move(text);
   return spec;
 }
 

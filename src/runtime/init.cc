@@ -19,8 +19,11 @@ namespace {
 
 Result<void> become_namespace_root() {
   // Root of a new user namespace if it is mapped (it is unless the mapping leaves out 0).
-  if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setgid 0 in user namespace");
-  if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Error::sys("setuid 0 in user namespace");
+  // Raw system calls, as in apply_user_and_caps (process.cc).
+  if (syscall(SYS_setresgid, 0, 0, 0) < 0 && errno != EINVAL)
+    return Error::sys("setgid 0 in user namespace");
+  if (syscall(SYS_setresuid, 0, 0, 0) < 0 && errno != EINVAL)
+    return Error::sys("setuid 0 in user namespace");
   return ok();
 }
 
@@ -50,18 +53,6 @@ Result<void> join_and_unshare(InitContext& ctx) {
     (void)ctx.sync.send(SyncType::Joined, 0, std::to_string(pid));
     _exit(0);
   }
-  return ok();
-}
-
-// A new network namespace starts with "lo" down; every runtime brings it up.
-Result<void> bring_up_loopback() {
-  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!s) return Error::sys("socket for lo");
-  struct ifreq ifr = {};
-  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) < 0) return Error::sys("get lo flags");
-  ifr.ifr_flags |= IFF_UP;
-  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) < 0) return Error::sys("bring lo up");
   return ok();
 }
 
@@ -97,14 +88,20 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   const oci::Process& proc = *ctx.process;
   if (!ctx.join.empty()) BERTH_TRY(join_and_unshare(ctx));
   // The parent sends the state JSON (pid known only to it) for the in-container hooks.
-  std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
+  SyncMsg go = BERTH_TRY(ctx.sync.expect(SyncType::Go));
+  std::string hook_state = std::move(go.text);
+  if (ctx.netns_with_go) {
+    if (!go.fd) return Error::internal("no network namespace came with Go");
+    if (::setns(go.fd.get(), CLONE_NEWNET) < 0) return Error::sys("join the new network namespace");
+    go.fd.reset();
+  }
   if (ctx.unshare_cgroupns_late && ::unshare(CLONE_NEWCGROUP) < 0)
     return Error::sys("create cgroup namespace");
   if (ctx.new_userns && ctx.join.empty()) BERTH_TRY(become_namespace_root());
   ::umask(0);
   BERTH_TRY(init::apply_sysctls(spec));
   BERTH_TRY(set_names(spec));
-  if (ctx.new_netns) BERTH_TRY(bring_up_loopback());
+  if (ctx.new_netns && !ctx.netns_with_go) BERTH_TRY(bring_up_loopback());
   BERTH_TRY(init::apply_oom_score_adj(proc));
   BERTH_TRY(init::prepare_rootfs(ctx));
   if (ctx.create_runtime_hooks) {
@@ -191,6 +188,8 @@ void init_main(InitContext& ctx) {
     r = ctx.self_place->add_process(0);
     if (!r) r = std::move(r).error().wrap("join cgroup");
   }
+  if (r && ctx.early_unshare && ::unshare(ctx.early_unshare) < 0)
+    r = Error::sys("create namespaces");
   if (r) r = run_init(ctx, &start_conn);
   const Error& e = r.error();
   report_failure(start_conn ? start_conn.get() : ctx.sync.fd(), e.errno_value(), e.message());

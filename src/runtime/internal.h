@@ -4,9 +4,11 @@
 // namespace `init`, the parent's steps live in create.cc / exec.cc.
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -37,6 +39,12 @@ struct InitContext {
   // When the init joins namespaces by path, it is cloned with no namespace flags and
   // unshares the new ones itself after joining (runc's order), so the new ones nest right.
   int unshare_flags = 0;
+  // With no namespace to join and no user namespace, the init is cloned with only its new
+  // pid namespace and unshares these (network, mount, uts, ipc, cgroup) itself, first thing:
+  // the kernel's ~0.5 ms for a network namespace then runs while the parent saves the state.
+  int early_unshare = 0;
+  // The new network namespace comes with Go (made by a NetnsMaker, loopback already up).
+  bool netns_with_go = false;
   bool new_userns = false;
   bool new_netns = false;
   bool in_userns = false;  // new or joined: devices are bind-mounted, not mknod'ed
@@ -63,6 +71,30 @@ struct InitContext {
   // inherits in hierarchies the runtime does not manage.
   std::vector<std::pair<std::string, std::string>> inherited_cgroups;
 };
+
+// netns.cc: makes a new network namespace (loopback up) on a thread of its own, so that it
+// overlaps with what the main thread does before and after clone. finish() waits for it
+// and returns the namespace's fd; the init joins it with setns. Only for a process with no
+// user namespace to make (unshare of a user namespace needs a single thread).
+class NetnsMaker {
+ public:
+  NetnsMaker() = default;
+  NetnsMaker(const NetnsMaker&) = delete;
+  NetnsMaker& operator=(const NetnsMaker&) = delete;
+  ~NetnsMaker();
+  Result<void> start();
+  Result<UniqueFd> finish();
+  bool started() const { return started_; }
+
+ private:
+  static void* body(void* self);
+  pthread_t thread_{};
+  bool started_ = false;
+  std::atomic<int> done_{0}, release_{0};
+  int fd_ = -1, errno_ = 0;
+  const char* step_ = "";
+};
+Result<void> bring_up_loopback();
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
 [[noreturn]] void init_main(InitContext& ctx);
@@ -140,7 +172,8 @@ Result<void> load_seccomp(const seccomp::Filter& filter, int sync_fd);
 Result<void> hand_over_listener(pid_t pid, int fd_in_child, const oci::Seccomp& config,
                                 const std::string& state_json);
 
-// Reads config.json of a bundle (chdir'ed into it) and validates it.
-Result<oci::Spec> load_bundle_spec(const std::string& path);
+// Reads config.json of a bundle (chdir'ed into it) and validates it; `text`, when given,
+// receives the file as read (what the state dir keeps: no second serialisation).
+Result<oci::Spec> load_bundle_spec(const std::string& path, std::string* text = nullptr);
 
 }  // namespace berth::runtime

@@ -128,12 +128,16 @@ Result<void> apply_user_and_caps(const oci::Process& p, int last_cap) {
 
   const oci::User& u = p.user;
   std::vector<gid_t> groups(u.additional_gids.begin(), u.additional_gids.end());
-  if (::setgroups(groups.size(), groups.data()) < 0) {
+  // Raw system calls: libc's wrappers apply ids to every thread it knows of, and the init
+  // may be the clone of a process that had a second thread (netns.cc), which it has not.
+  if (syscall(SYS_setgroups, groups.size(), groups.data()) < 0) {
     // In a user namespace whose setgroups is denied, only an empty list is allowed anyway.
     if (!(errno == EPERM && groups.empty())) return Error::sys("setgroups");
   }
-  if (::setresgid(u.gid, u.gid, u.gid) < 0) return Error::sys("setgid " + std::to_string(u.gid));
-  if (::setresuid(u.uid, u.uid, u.uid) < 0) return Error::sys("setuid " + std::to_string(u.uid));
+  if (syscall(SYS_setresgid, u.gid, u.gid, u.gid) < 0)
+    return Error::sys("setgid " + std::to_string(u.gid));
+  if (syscall(SYS_setresuid, u.uid, u.uid, u.uid) < 0)
+    return Error::sys("setuid " + std::to_string(u.uid));
 
   struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct d[2] = {};
