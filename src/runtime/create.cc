@@ -424,7 +424,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     clone_flags &= CLONE_NEWPID;
     if (netns.started()) {
       ctx.early_unshare &= ~CLONE_NEWNET;
-      ctx.netns_with_go = true;
+      ctx.netns_pending = true;
+      ctx.new_netns = false;  // made, loopback up, by the maker
     }
   }
   // The pid the state records is final unless the init forks into a joined pid namespace.
@@ -465,10 +466,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   s.annotations = spec.annotations;
   s.cgroups_path = spec.linux ? spec.linux->cgroups_path : std::string();
   std::string hook_state = state_json(s, Status::Creating, -1);
-  UniqueFd new_netns;
-  if (netns.started()) new_netns = BERTH_TRY(netns.finish());
-  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state, new_netns.get()));
-  new_netns.reset();
+  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state));
   // Saved while the init sets up (a failure removes the dir again, see CreateGuard).
   auto save = [&]() -> Result<void> {
     BERTH_TRY_CTX(save_state(c.dir, s), "save state");
@@ -477,6 +475,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     return ok();
   };
   if (pid_final) BERTH_TRY(save());
+  if (netns.started()) {
+    UniqueFd fd = BERTH_TRY(netns.finish());
+    BERTH_TRY(c.sync.send(SyncType::NetNs, 0, {}, fd.get()));
+  }
 
   for (;;) {
     auto m = c.sync.recv();

@@ -88,22 +88,18 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   const oci::Process& proc = *ctx.process;
   if (!ctx.join.empty()) BERTH_TRY(join_and_unshare(ctx));
   // The parent sends the state JSON (pid known only to it) for the in-container hooks.
-  SyncMsg go = BERTH_TRY(ctx.sync.expect(SyncType::Go));
-  std::string hook_state = std::move(go.text);
-  if (ctx.netns_with_go) {
-    if (!go.fd) return Error::internal("no network namespace came with Go");
-    if (::setns(go.fd.get(), CLONE_NEWNET) < 0) return Error::sys("join the new network namespace");
-    go.fd.reset();
-  }
+  std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
   if (ctx.unshare_cgroupns_late && ::unshare(CLONE_NEWCGROUP) < 0)
     return Error::sys("create cgroup namespace");
   if (ctx.new_userns && ctx.join.empty()) BERTH_TRY(become_namespace_root());
   ::umask(0);
+  if (spec.linux && !spec.linux->sysctl.empty()) BERTH_TRY(init::join_pending_netns(ctx));
   BERTH_TRY(init::apply_sysctls(spec));
   BERTH_TRY(set_names(spec));
-  if (ctx.new_netns && !ctx.netns_with_go) BERTH_TRY(bring_up_loopback());
+  if (ctx.new_netns) BERTH_TRY(bring_up_loopback());
   BERTH_TRY(init::apply_oom_score_adj(proc));
   BERTH_TRY(init::prepare_rootfs(ctx));
+  BERTH_TRY(init::join_pending_netns(ctx));
   if (ctx.create_runtime_hooks) {
     BERTH_TRY(ctx.sync.send(SyncType::CreateRuntimeHooks));
     BERTH_TRY(ctx.sync.expect(SyncType::HooksDone));

@@ -43,8 +43,10 @@ struct InitContext {
   // pid namespace and unshares these (network, mount, uts, ipc, cgroup) itself, first thing:
   // the kernel's ~0.5 ms for a network namespace then runs while the parent saves the state.
   int early_unshare = 0;
-  // The new network namespace comes with Go (made by a NetnsMaker, loopback already up).
-  bool netns_with_go = false;
+  // The new network namespace (made by a NetnsMaker, loopback up) comes after Go, in a
+  // NetNs message: the init sets up what does not need it (names, the first mounts) in the
+  // meantime and joins it just before a sysfs mount, a sysctl, or the end of the mounts.
+  bool netns_pending = false;
   bool new_userns = false;
   bool new_netns = false;
   bool in_userns = false;  // new or joined: devices are bind-mounted, not mknod'ed
@@ -95,6 +97,10 @@ class NetnsMaker {
   const char* step_ = "";
 };
 Result<void> bring_up_loopback();
+namespace init {
+// Joins the network namespace the parent sends (NetNs) if it has not come yet.
+Result<void> join_pending_netns(InitContext& ctx);
+}  // namespace init
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.
 [[noreturn]] void init_main(InitContext& ctx);

@@ -101,4 +101,17 @@ NetnsMaker::~NetnsMaker() {
   if (started_) (void)finish();
 }
 
+namespace init {
+
+Result<void> join_pending_netns(InitContext& ctx) {
+  if (!ctx.netns_pending) return ok();
+  SyncMsg m = BERTH_TRY(ctx.sync.expect(SyncType::NetNs));
+  if (!m.fd) return Error::internal("the network namespace did not come with its message");
+  if (::setns(m.fd.get(), CLONE_NEWNET) < 0) return Error::sys("join the new network namespace");
+  ctx.netns_pending = false;
+  return ok();
+}
+
+}  // namespace init
+
 }  // namespace berth::runtime

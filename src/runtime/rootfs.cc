@@ -337,6 +337,7 @@ Result<void> prepare_rootfs(InitContext& ctx) {
   UniqueFd root = BERTH_TRY(bind_rootfs(ctx));
   ctx.rootfs_fd = std::move(root);
   for (const oci::Mount& m : spec.mounts) {
+    if (m.type == "sysfs") BERTH_TRY(join_pending_netns(ctx));  // sysfs shows its netns
     auto r = mount_one(ctx, ctx.rootfs_fd.get(), m);
     if (!r) {
       std::string what =

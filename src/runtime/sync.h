@@ -31,6 +31,7 @@ enum class SyncType : uint32_t {
   SeccompListener,  // init -> parent: err = the notify listener's fd number in the
                     // init (sent with write(2) only); the parent takes it with
                     // pidfd_getfd and hands it to linux.seccomp.listenerPath
+  NetNs,            // parent -> init: the new network namespace as SCM_RIGHTS (netns.cc)
 };
 
 struct SyncMsg {

@@ -79,13 +79,17 @@ TEST_F(NamespacesTest, HostnameWithoutUtsNamespaceFails) {
 }
 
 TEST_F(NamespacesTest, NewNetworkNamespaceHasOnlyLoopbackAndItIsUp) {
-  ExecResult r = RunSh("tail -n +3 /proc/net/dev | cut -d: -f1; cat /sys/class/net/lo/flags");
+  // /sys/class/net too: sysfs shows the network namespace of whoever mounted it, and the
+  // init joins the namespace the runtime made on its side only just before that mount.
+  ExecResult r = RunSh(
+      "tail -n +3 /proc/net/dev | cut -d: -f1; cat /sys/class/net/lo/flags; ls /sys/class/net");
   ASSERT_EQ(r.exit_code, 0) << Describe(r);
   auto lines = SplitLines(r.out);
-  ASSERT_EQ(lines.size(), 2u) << r.out;
+  ASSERT_EQ(lines.size(), 3u) << r.out;
   EXPECT_EQ(Trim(lines[0]), "lo");
   // IFF_UP|IFF_LOOPBACK|IFF_RUNNING: the runtime brings lo up, as runc does.
   EXPECT_EQ(lines[1], "0x9");
+  EXPECT_EQ(Trim(lines[2]), "lo");
 }
 
 TEST_F(NamespacesTest, WithoutNetworkNamespaceHostInterfacesAreVisible) {
