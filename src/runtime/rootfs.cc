@@ -231,45 +231,72 @@ constexpr DefaultDevice kDefaultDevices[] = {
     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
+bool is_setgid_dir(int dir) {
+  struct stat st;
+  return ::fstat(dir, &st) < 0 || (st.st_mode & S_ISGID);
+}
+
+// Makes `name` in the open directory `dir` (`path` is for errors and the bind source);
+// `setgid_dir`: is_setgid_dir(dir).
+Result<void> make_device_in(InitContext& ctx, int root_fd, int dir, bool setgid_dir,
+                            const std::string& name, const std::string& path, char type,
+                            unsigned major, unsigned minor, mode_t mode, uid_t uid, gid_t gid) {
+  mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
+  if (!ctx.in_userns) {
+    // Most often nothing is there yet: mknod first, and remove what is in the way only when
+    // it fails for that.
+    if (::mknodat(dir, name.c_str(), kind | (mode & 07777), makedev(major, minor)) < 0) {
+      if (errno != EEXIST) return Error::sys("mknod " + quoted(path));
+      if (::unlinkat(dir, name.c_str(), 0) < 0 && errno != ENOENT)
+        return Error::sys("remove existing " + quoted(path));
+      if (::mknodat(dir, name.c_str(), kind | (mode & 07777), makedev(major, minor)) < 0)
+        return Error::sys("mknod " + quoted(path));
+    }
+    // The node is ours already unless other ids were asked for or the directory is setgid.
+    if ((uid != ::geteuid() || gid != ::getegid() || setgid_dir) &&
+        ::fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+      return Error::sys("chown " + quoted(path));
+    return ok();
+  }
+  if (::unlinkat(dir, name.c_str(), 0) < 0 && errno != ENOENT && errno != EISDIR)
+    return Error::sys("remove existing " + quoted(path));
+  // Device nodes cannot be created in a user namespace: bind the host's node.
+  if (type == 'p') {
+    if (::mkfifoat(dir, name.c_str(), mode & 07777) < 0) return Error::sys("mkfifo");
+    return ok();
+  }
+  int f = ::openat(dir, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (f < 0) return Error::sys("create " + quoted(path));
+  ::close(f);
+  UniqueFd target = BERTH_TRY(sys::open_in_root(root_fd, path, O_PATH | O_NOFOLLOW));
+  UniqueFd tree = BERTH_TRY(sys::make_bind_mount(AT_FDCWD, path, false));
+  return sys::attach_mount(tree.get(), target.get());
+}
+
 Result<void> make_device(InitContext& ctx, int root_fd, const std::string& path, char type,
                          unsigned major, unsigned minor, mode_t mode, uid_t uid, gid_t gid) {
   auto [parent, name] = sys::split_parent(sys::clean_path(path));
   BERTH_TRY(sys::mkdir_all_in_root(root_fd, parent, 0755));
   UniqueFd dir = BERTH_TRY(sys::open_in_root(root_fd, parent, O_RDONLY | O_DIRECTORY));
-  if (::unlinkat(dir.get(), name.c_str(), 0) < 0 && errno != ENOENT && errno != EISDIR)
-    return Error::sys("remove existing " + quoted(path));
-  if (ctx.in_userns) {
-    // Device nodes cannot be created in a user namespace: bind the host's node.
-    if (type == 'p') {
-      if (::mkfifoat(dir.get(), name.c_str(), mode & 07777) < 0) return Error::sys("mkfifo");
-      return ok();
-    }
-    int f = ::openat(dir.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
-                     0644);
-    if (f < 0) return Error::sys("create " + quoted(path));
-    ::close(f);
-    UniqueFd target = BERTH_TRY(sys::open_in_root(root_fd, path, O_PATH | O_NOFOLLOW));
-    UniqueFd tree = BERTH_TRY(sys::make_bind_mount(AT_FDCWD, path, false));
-    return sys::attach_mount(tree.get(), target.get());
-  }
-  mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
-  if (::mknodat(dir.get(), name.c_str(), kind | (mode & 07777), makedev(major, minor)) < 0)
-    return Error::sys("mknod " + quoted(path));
-  if (::fchownat(dir.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-    return Error::sys("chown " + quoted(path));
-  return ok();
+  return make_device_in(ctx, root_fd, dir.get(), is_setgid_dir(dir.get()), name, path, type, major,
+                        minor, mode, uid, gid);
 }
 
 Result<void> create_devices(InitContext& ctx, int root_fd) {
   const oci::Linux* l = ctx.spec->linux ? &*ctx.spec->linux : nullptr;
+  BERTH_TRY(sys::mkdir_all_in_root(root_fd, "/dev", 0755));
+  UniqueFd dev = BERTH_TRY(sys::open_in_root(root_fd, "/dev", O_RDONLY | O_DIRECTORY));
+  bool dev_setgid = is_setgid_dir(dev.get());
   for (const DefaultDevice& d : kDefaultDevices) {
     std::string path = std::string("/dev/") + d.name;
     bool overridden = false;
     if (l)
-      for (const oci::Device& dev : l->devices) overridden |= sys::clean_path(dev.path) == path;
+      for (const oci::Device& dv : l->devices) overridden |= sys::clean_path(dv.path) == path;
     if (overridden) continue;
-    BERTH_TRY_CTX(make_device(ctx, root_fd, path, 'c', d.major, d.minor, 0666, 0, 0),
-                  "device " + quoted(path));
+    BERTH_TRY_CTX(
+        make_device_in(ctx, root_fd, dev.get(), dev_setgid, d.name, path, 'c', d.major, d.minor,
+                       0666, 0, 0),
+        "device " + quoted(path));
   }
   if (l) {
     for (const oci::Device& d : l->devices) {
@@ -280,7 +307,6 @@ Result<void> create_devices(InitContext& ctx, int root_fd) {
                     "device " + quoted(d.path));
     }
   }
-  UniqueFd dev = BERTH_TRY(sys::open_in_root(root_fd, "/dev", O_RDONLY | O_DIRECTORY));
   static constexpr std::pair<const char*, const char*> kLinks[] = {{"fd", "/proc/self/fd"},
                                                                    {"stdin", "/proc/self/fd/0"},
                                                                    {"stdout", "/proc/self/fd/1"},

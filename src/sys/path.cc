@@ -88,6 +88,17 @@ Result<UniqueFd> mkdir_all_depth(int root_fd, std::string_view path, mode_t mode
   long fd = openat2_raw(root_fd, p.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kInRoot);
   if (fd >= 0) return UniqueFd(static_cast<int>(fd));
   if (errno != ENOENT) return Error::sys("open \"" + p + "\" in container root");
+  // Common case: only the last component is missing (/dev/pts on a fresh /dev).
+  if (auto [parent, name] = split_parent(p); name != ".." && name != ".") {
+    long dir = openat2_raw(root_fd, parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kInRoot);
+    if (dir >= 0) {
+      UniqueFd d(static_cast<int>(dir));
+      if (::mkdirat(d.get(), name.c_str(), mode) == 0) {
+        fd = openat2_raw(root_fd, p.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kInRoot);
+        if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+      }
+    }  // otherwise (a dangling symlink on the way, a race): the walk below sorts it out
+  }
 
   // Walk component by component; each step re-resolves the prefix inside the root, so a
   // symlink met on the way is followed within the root only. A dangling symlink is followed

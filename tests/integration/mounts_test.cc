@@ -282,6 +282,17 @@ TEST_F(MountsTest, LinuxDevicesCreatesTheConfiguredNode) {
   EXPECT_EQ(Trim(lines[3]), "00 00");
 }
 
+// A node already in the way is replaced (here: the same path listed twice; the last wins).
+TEST_F(MountsTest, LinuxDevicesReplacesWhatIsAlreadyThere) {
+  ExecResult r = RunSh("stat -c '%F %t:%T %a' /dev/twice", [](json& c) {
+    c["linux"]["devices"] = {
+        {{"path", "/dev/twice"}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"fileMode", 0600}},
+        {{"path", "/dev/twice"}, {"type", "c"}, {"major", 1}, {"minor", 5}, {"fileMode", 0644}}};
+  });
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Trim(r.out), "character special file 1:5 644");
+}
+
 TEST_F(MountsTest, DevSymlinks) {
   ExecResult r =
       RunSh("for l in fd stdin stdout stderr ptmx; do echo $l=$(readlink /dev/$l); done");
