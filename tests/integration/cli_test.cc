@@ -37,6 +37,27 @@ TEST_F(CliTest, LogFormatJsonWritesErrorsToTheLogFile) {
   ExpectNoTrace(id);
 }
 
+// create/run read their usual spellings without CLI11 (main.cc, parse_start_fast); what that
+// reader does not take goes to CLI11, whose errors callers see.
+TEST_F(CliTest, RunTakesRuncSpellingsAndOddOnesGetCli11Errors) {
+  std::string id = NewId();
+  WriteBundle(id, Config(id, {"sh", "-c", "echo spelled"}));
+  Track(id);
+  ExecResult r = Runtime({"run", "-bundle=" + BundleDir(id), id, "--no-new-keyring"});
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  EXPECT_EQ(Trim(r.out), "spelled");
+  ExecResult twice = Runtime({"run", "-b", BundleDir(id), "--bundle", BundleDir(id), id});
+  EXPECT_NE(twice.exit_code, 0) << Describe(twice);
+  EXPECT_THAT(twice.err, HasSubstr("--bundle"));
+  ExecResult no_id = Runtime({"run", "-b", BundleDir(id)});
+  EXPECT_NE(no_id.exit_code, 0) << Describe(no_id);
+  EXPECT_THAT(no_id.err, HasSubstr("id is required"));
+  ExecResult keep = Runtime({"create", "--keep", "-b", BundleDir(id), id});
+  EXPECT_NE(keep.exit_code, 0) << Describe(keep);
+  EXPECT_THAT(keep.err, HasSubstr("--keep"));
+  ExpectNoTrace(id);
+}
+
 TEST_F(CliTest, LogFileGetsTextByDefault) {
   std::string id = NewId();
   std::string log = tmp_ + "/runtime.log";
