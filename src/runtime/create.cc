@@ -466,7 +466,9 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   s.annotations = spec.annotations;
   s.cgroups_path = spec.linux ? spec.linux->cgroups_path : std::string();
   std::string hook_state = state_json(s, Status::Creating, -1);
-  BERTH_TRY(c.sync.send(SyncType::Go, 0, hook_state));
+  // A failed send means the init is gone (it failed to place itself or unshare): the loop
+  // below reads its error.
+  (void)c.sync.send(SyncType::Go, 0, hook_state);
   // Saved while the init sets up (a failure removes the dir again, see CreateGuard).
   auto save = [&]() -> Result<void> {
     BERTH_TRY_CTX(save_state(c.dir, s), "save state");
@@ -477,7 +479,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   if (pid_final) BERTH_TRY(save());
   if (netns.started()) {
     UniqueFd fd = BERTH_TRY(netns.finish());
-    BERTH_TRY(c.sync.send(SyncType::NetNs, 0, {}, fd.get()));
+    // Likewise an init that failed before it needed the namespace.
+    (void)c.sync.send(SyncType::NetNs, 0, {}, fd.get());
   }
 
   for (;;) {

@@ -146,6 +146,14 @@ Result<State> load_state(const std::string& root, const std::string& id) {
 Result<void> remove_state_dir(const std::string& root, const std::string& id) {
   UniqueFd rootfd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) return errno == ENOENT ? ok() : Error::sys("open " + root);
+  // What a container's dir usually holds, removed by name; anything else (a start socket,
+  // a seccomp listener's leftovers) by the general walk below.
+  {
+    UniqueFd dir(::openat(rootfd.get(), id.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) return errno == ENOENT ? ok() : Error::sys("open state of \"" + id + "\"");
+    for (const char* f : {kStateFile, kConfigFile}) (void)::unlinkat(dir.get(), f, 0);
+    if (::unlinkat(rootfd.get(), id.c_str(), AT_REMOVEDIR) == 0) return ok();
+  }
   auto r = sys::remove_tree_at(rootfd.get(), id.c_str());
   if (!r) return std::move(r).error().wrap("remove state of \"" + id + "\"");
   return ok();

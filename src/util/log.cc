@@ -44,11 +44,23 @@ Level min_level() { return g_min; }
 std::string_view now_rfc3339(char (&buf)[40]) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm;
-  gmtime_r(&ts.tv_sec, &tm);
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  n += static_cast<size_t>(snprintf(buf + n, sizeof buf - n, ".%09ldZ", ts.tv_nsec));
-  return {buf, n};
+  return format_rfc3339(ts, buf);
+}
+
+std::string_view format_rfc3339(const struct timespec& ts, char (&buf)[40]) {
+  // UTC by arithmetic (days -> civil date, H. Hinnant's algorithm): gmtime_r would first
+  // load /etc/localtime, a file read on every container start.
+  long long secs = ts.tv_sec, days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) rem += 86400, days -= 1;
+  long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+  long long doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+  long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+  long long year = yoe + era * 400 + (month <= 2);
+  int n = snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", year, month,
+                   day, rem / 3600, rem % 3600 / 60, rem % 60, ts.tv_nsec);
+  return {buf, static_cast<size_t>(n > 0 ? n : 0)};
 }
 
 void write(Level level, std::string_view msg) {

@@ -2,6 +2,8 @@
 // podman read back from `--log` to report a runtime's error), to stderr or a file.
 #pragma once
 
+#include <time.h>
+
 #include <string_view>
 
 namespace berth::log {
@@ -25,5 +27,7 @@ inline void error(std::string_view m) { write(Level::Error, m); }
 
 // RFC 3339 UTC timestamp with nanoseconds, as Go's time.RFC3339Nano prints it.
 std::string_view now_rfc3339(char (&buf)[40]);
+// `ts` (CLOCK_REALTIME) as RFC 3339 UTC with nanoseconds, "2026-11-22T17:50:57.403426199Z".
+std::string_view format_rfc3339(const struct timespec& ts, char (&buf)[40]);
 
 }  // namespace berth::log

@@ -758,6 +758,9 @@ Result<UniqueFd> V2::oom_event_fd() {
 
 // rmdir, children first (cgroups the container made inside its own).
 int remove_tree(const std::string& dir) {
+  // Most often a leaf with no child cgroups: one rmdir does it (child cgroups or processes
+  // make it EBUSY: then the walk).
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return 0;
   if (DIR* d = ::opendir(dir.c_str())) {
     std::vector<std::string> subdirs;
     while (struct dirent* e = ::readdir(d))
