@@ -397,8 +397,8 @@ bool parse_start_fast(const std::vector<std::string>& a, Cli& c, std::string& ve
     if (!r && run) r = flag(t, {"--keep"}, c.create.keep);
     if (r != 1) return false;
   }
-  if (std::count(seen.begin(), seen.end(), "-b") + std::count(seen.begin(), seen.end(), "--bundle") > 1)
-    return false;
+  auto given = [&](std::string_view n) { return std::count(seen.begin(), seen.end(), n); };
+  if (given("-b") + given("--bundle") > 1) return false;  // CLI11 refuses that
   if (!preserve.empty()) {
     if (preserve.size() > 9 || preserve.find_first_not_of("0123456789") != std::string::npos)
       return false;

@@ -269,7 +269,8 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
       else if (ns.type == oci::NamespaceType::Network)
         new_net = true;
     }
-    if (new_net && !other) BERTH_TRY(netns.start());
+    // Without the thread (it could not start) the init unshares the namespace itself.
+    if (new_net && !other) (void)netns.start();
   }
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));

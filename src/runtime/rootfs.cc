@@ -293,10 +293,9 @@ Result<void> create_devices(InitContext& ctx, int root_fd) {
     if (l)
       for (const oci::Device& dv : l->devices) overridden |= sys::clean_path(dv.path) == path;
     if (overridden) continue;
-    BERTH_TRY_CTX(
-        make_device_in(ctx, root_fd, dev.get(), dev_setgid, d.name, path, 'c', d.major, d.minor,
-                       0666, 0, 0),
-        "device " + quoted(path));
+    BERTH_TRY_CTX(make_device_in(ctx, root_fd, dev.get(), dev_setgid, d.name, path, 'c', d.major,
+                                 d.minor, 0666, 0, 0),
+                  "device " + quoted(path));
   }
   if (l) {
     for (const oci::Device& d : l->devices) {

@@ -18,9 +18,9 @@ std::string with_libc(time_t secs, long nsec) {
 }
 
 TEST(Rfc3339, MatchesGmtimeAcrossLeapYearsAndCenturies) {
-  const time_t samples[] = {0,           59,          86399,       86400,      951782400,
-                            951868799,   951868800,   1709164800,  1709251199, 4107542399,
-                            4107542400,  1795370400,  2147483647,  253402300799};
+  const time_t samples[] = {0,          59,         86399,      86400,       951782400,
+                            951868799,  951868800,  1709164800, 1709251199,  4107542399,
+                            4107542400, 1795370400, 2147483647, 253402300799};
   for (time_t s : samples) {
     struct timespec ts = {s, 123456789};
     char buf[40];
