@@ -324,33 +324,36 @@ int cmd_spec(Cli& c) {
 // option, a value that looks like a flag, an unknown name) returns false and the whole
 // command line goes to CLI11, so behaviour and errors stay CLI11's. `a` is in order.
 bool parse_start_fast(const std::vector<std::string>& a, Cli& c, std::string& verb) {
-  std::vector<std::string_view> seen;
+  std::vector<std::string_view> seen;  // by first name: each option or flag at most once
   auto once = [&](std::string_view n) {
     if (std::find(seen.begin(), seen.end(), n) != seen.end()) return false;
     seen.push_back(n);
     return true;
   };
-  // 1: a[i] was option `name` and `out` has its value; 0: not this option; -1: give up.
-  auto value = [&](size_t& i, std::string_view name, std::string& out) -> int {
+  using Names = std::initializer_list<std::string_view>;
+  // 1: a[i] was one of `names` and `out` has its value; 0: not this option; -1: give up.
+  auto value = [&](size_t& i, Names names, std::string& out) -> int {
     const std::string& t = a[i];
-    if (t == name) {
-      if (i + 1 >= a.size() || !once(name) || a[i + 1].empty() || a[i + 1][0] == '-') return -1;
-      out = a[++i];
-      return 1;
-    }
-    if (name.size() > 2 && name[1] == '-' && t.size() > name.size() &&
-        t.compare(0, name.size(), name) == 0 && t[name.size()] == '=') {
-      if (!once(name)) return -1;
-      out = t.substr(name.size() + 1);
-      return 1;
+    for (std::string_view n : names) {
+      if (t == n) {
+        if (i + 1 >= a.size() || !once(*names.begin()) || a[i + 1].empty() || a[i + 1][0] == '-')
+          return -1;
+        out = a[++i];
+        return 1;
+      }
+      if (n.size() > 2 && n[1] == '-' && t.size() > n.size() && t.compare(0, n.size(), n) == 0 &&
+          t[n.size()] == '=') {
+        if (!once(*names.begin())) return -1;
+        out = t.substr(n.size() + 1);
+        return 1;
+      }
     }
     return 0;
   };
-  auto flag = [&](const std::string& t, std::initializer_list<std::string_view> names,
-                  bool& out) -> int {
+  auto flag = [&](const std::string& t, Names names, bool& out) -> int {
     for (std::string_view n : names)
       if (t == n) {
-        if (!once(names.begin()[0])) return -1;
+        if (!once(*names.begin())) return -1;
         out = true;
         return 1;
       }
@@ -360,11 +363,10 @@ bool parse_start_fast(const std::vector<std::string>& a, Cli& c, std::string& ve
   std::string ignored;
   bool rootless = false;
   for (; i < a.size() && !a[i].empty() && a[i][0] == '-'; i++) {
-    int r = 0;
-    if (!r) r = value(i, "--root", c.g.root);
-    if (!r) r = value(i, "--log", c.log_path);
-    if (!r) r = value(i, "--log-format", c.log_format);
-    if (!r) r = value(i, "--criu", ignored);
+    int r = value(i, {"--root"}, c.g.root);
+    if (!r) r = value(i, {"--log"}, c.log_path);
+    if (!r) r = value(i, {"--log-format"}, c.log_format);
+    if (!r) r = value(i, {"--criu"}, ignored);
     if (!r) r = flag(a[i], {"--debug"}, c.g.debug);
     if (!r) r = flag(a[i], {"--systemd-cgroup"}, c.g.systemd_cgroup);
     if (!r) r = flag(a[i], {"--rootless"}, rootless);
@@ -384,21 +386,17 @@ bool parse_start_fast(const std::vector<std::string>& a, Cli& c, std::string& ve
       have_id = true;
       continue;
     }
-    int r = 0;
-    if (!r) r = value(i, "-b", c.create.bundle);
-    if (!r) r = value(i, "--bundle", c.create.bundle);
-    if (!r) r = value(i, "--pid-file", c.create.pid_file);
-    if (!r) r = value(i, "--console-socket", c.create.console_socket);
-    if (!r) r = value(i, "--preserve-fds", preserve);
+    int r = value(i, {"--bundle", "-b"}, c.create.bundle);
+    if (!r) r = value(i, {"--pid-file"}, c.create.pid_file);
+    if (!r) r = value(i, {"--console-socket"}, c.create.console_socket);
+    if (!r) r = value(i, {"--preserve-fds"}, preserve);
     if (!r) r = flag(t, {"--no-pivot"}, c.create.no_pivot);
     if (!r) r = flag(t, {"--no-new-keyring"}, c.create.no_new_keyring);
     if (!r) r = flag(t, {"--no-subreaper"}, no_subreaper);
-    if (!r && run) r = flag(t, {"-d", "--detach"}, c.create.detach);
+    if (!r && run) r = flag(t, {"--detach", "-d"}, c.create.detach);
     if (!r && run) r = flag(t, {"--keep"}, c.create.keep);
     if (r != 1) return false;
   }
-  auto given = [&](std::string_view n) { return std::count(seen.begin(), seen.end(), n); };
-  if (given("-b") + given("--bundle") > 1) return false;  // CLI11 refuses that
   if (!preserve.empty()) {
     if (preserve.size() > 9 || preserve.find_first_not_of("0123456789") != std::string::npos)
       return false;

@@ -181,6 +181,22 @@ Result<void> make_dirs(const std::string& path, mode_t mode) {
   return ok();
 }
 
+// NetnsMaker's case: a new network namespace, nothing joined (the init then unshares after
+// its joins, in their order), no user namespace (the network namespace must be owned by it,
+// so the init makes it inside) and no time namespace (the parent enters that one itself
+// around clone, which wants it single-threaded).
+bool netns_on_thread(const oci::Spec& spec) {
+  if (!spec.linux) return false;
+  bool new_net = false;
+  for (const oci::Namespace& ns : spec.linux->namespaces) {
+    if (!ns.path.empty() || ns.type == oci::NamespaceType::User ||
+        ns.type == oci::NamespaceType::Time)
+      return false;
+    new_net |= ns.type == oci::NamespaceType::Network;
+  }
+  return new_net;
+}
+
 int read_last_cap() {
   auto t = read_file("/proc/sys/kernel/cap_last_cap", 64);
   if (!t) return oci::last_known_capability();
@@ -257,21 +273,10 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   bool start_hooks = spec.hooks && !spec.hooks->start_container.empty();
   if (!pidns || !pidns->path.empty() || start_hooks) BERTH_TRY(reexec_sealed(nullptr));
   if (::chdir(bundle.c_str()) < 0) return Error::sys("chdir to bundle " + quoted(bundle));
-  // A new network namespace, when nothing is joined and no user or time namespace is made,
-  // is made from here on by a thread (netns.cc) while this one carries on.
+  // From here a thread makes the new network namespace (netns.cc) while this one carries
+  // on; without it (not that case, or it could not start) the init unshares it itself.
   NetnsMaker netns;
-  if (spec.linux) {
-    bool new_net = false, other = false;
-    for (const oci::Namespace& ns : spec.linux->namespaces) {
-      if (!ns.path.empty() || ns.type == oci::NamespaceType::User ||
-          ns.type == oci::NamespaceType::Time)
-        other = true;
-      else if (ns.type == oci::NamespaceType::Network)
-        new_net = true;
-    }
-    // Without the thread (it could not start) the init unshares the namespace itself.
-    if (new_net && !other) (void)netns.start();
-  }
+  if (netns_on_thread(spec)) (void)netns.start();
   const oci::Process& proc = *spec.process;
   BERTH_TRY(check_terminal_options(proc, o, run_mode));
 

@@ -150,9 +150,11 @@ Result<void> remove_state_dir(const std::string& root, const std::string& id) {
   // a seccomp listener's leftovers) by the general walk below.
   {
     UniqueFd dir(::openat(rootfd.get(), id.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) return errno == ENOENT ? ok() : Error::sys("open state of \"" + id + "\"");
-    for (const char* f : {kStateFile, kConfigFile}) (void)::unlinkat(dir.get(), f, 0);
-    if (::unlinkat(rootfd.get(), id.c_str(), AT_REMOVEDIR) == 0) return ok();
+    if (!dir && errno == ENOENT) return ok();
+    if (dir) {
+      for (const char* f : {kStateFile, kConfigFile}) (void)::unlinkat(dir.get(), f, 0);
+      if (::unlinkat(rootfd.get(), id.c_str(), AT_REMOVEDIR) == 0) return ok();
+    }
   }
   auto r = sys::remove_tree_at(rootfd.get(), id.c_str());
   if (!r) return std::move(r).error().wrap("remove state of \"" + id + "\"");
