@@ -88,7 +88,8 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   const oci::Process& proc = *ctx.process;
   if (!ctx.join.empty()) BERTH_TRY(join_and_unshare(ctx));
   // The parent sends the state JSON (pid known only to it) for the in-container hooks.
-  std::string hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
+  std::string hook_state;
+  if (!ctx.skip_go) hook_state = BERTH_TRY(ctx.sync.expect(SyncType::Go)).text;
   if (ctx.unshare_cgroupns_late && ::unshare(CLONE_NEWCGROUP) < 0)
     return Error::sys("create cgroup namespace");
   if (ctx.new_userns && ctx.join.empty()) BERTH_TRY(become_namespace_root());
@@ -147,14 +148,14 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
     // not the runtime binary (CVE-2019-5736), whoever shares its pid namespace.
     if (ctx.run_mode)
       init::exec_process(path, proc, env, ctx.sync.fd(), ctx.exec_stub.get(),
-                         "r" + std::to_string(ctx.sync.fd()));
+                         ctx.exec_at_ready ? "-" : "r" + std::to_string(ctx.sync.fd()));
     int listener = ctx.start_listener.get();
     ctx.sync.close();
     init::exec_process(path, proc, env, listener, ctx.exec_stub.get(),
                        "a" + std::to_string(listener));
   }
   if (ctx.run_mode) {
-    BERTH_TRY(ctx.sync.expect(SyncType::Start));
+    if (!ctx.exec_at_ready) BERTH_TRY(ctx.sync.expect(SyncType::Start));
   } else {
     ctx.sync.close();  // the parent is gone once create returns
     *start_conn = BERTH_TRY(wait_for_start(ctx));

@@ -4,11 +4,9 @@
 // namespace `init`, the parent's steps live in create.cc / exec.cc.
 #pragma once
 
-#include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
 
-#include <atomic>
 #include <optional>
 #include <string>
 #include <utility>
@@ -47,6 +45,8 @@ struct InitContext {
   // NetNs message: the init sets up what does not need it (names, the first mounts) in the
   // meantime and joins it just before a sysfs mount, a sysctl, or the end of the mounts.
   bool netns_pending = false;
+  bool skip_go = false;        // no Go comes (create.cc says when)
+  bool exec_at_ready = false;  // run: exec right after Ready, no Start comes
   bool new_userns = false;
   bool new_netns = false;
   bool in_userns = false;  // new or joined: devices are bind-mounted, not mknod'ed
@@ -75,26 +75,24 @@ struct InitContext {
 };
 
 // netns.cc: makes a new network namespace (loopback up) on a thread of its own, so that it
-// overlaps with what the main thread does before and after clone. finish() waits for it
-// and returns the namespace's fd; the init joins it with setns. Only for a process with no
-// user namespace to make (unshare of a user namespace needs a single thread).
+// overlaps with what the main thread does before and after clone. With `send_to` (the
+// parent's sync socket) the thread itself sends it to the init as NetNs the moment it is
+// made; take() then returns no fd. Otherwise take() waits for it and returns its fd. Either
+// way take() reports the thread's error and lets it end on its own (joining would cost two
+// cross-CPU wake-ups on the start path). At most one per process (the thread's state is
+// static: the thread may outlive this object).
 class NetnsMaker {
  public:
   NetnsMaker() = default;
   NetnsMaker(const NetnsMaker&) = delete;
   NetnsMaker& operator=(const NetnsMaker&) = delete;
-  ~NetnsMaker();
-  Result<void> start();
-  Result<UniqueFd> finish();
+  ~NetnsMaker();  // take()s (and closes) a namespace nobody took
+  Result<void> start(int send_to = -1);
+  Result<UniqueFd> take();
   bool started() const { return started_; }
 
  private:
-  static void* body(void* self);
-  pthread_t thread_{};
   bool started_ = false;
-  std::atomic<int> done_{0}, release_{0};
-  int fd_ = -1, errno_ = 0;
-  const char* step_ = "";
 };
 Result<void> bring_up_loopback();
 namespace init {

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "runtime/internal.h"
@@ -55,50 +56,71 @@ Result<void> bring_up_loopback() {
   return ok();
 }
 
+namespace {
+
+// What the thread and the main thread share: static, since the thread outlives the
+// NetnsMaker (it is released, not joined).
+struct Shared {
+  std::atomic<int> used{0}, done{0}, release{0};
+  int fd = -1, err = 0, send_to = -1;
+  const char* step = "";
+};
+Shared g_shared;
+
 // The thread only makes system calls (no allocation, no lock of libc's), and it is parked
 // in a futex wait while the main thread clones: the init's copy of memory holds no lock
-// that this thread had taken.
-void* NetnsMaker::body(void* arg) {
-  auto* self = static_cast<NetnsMaker*>(arg);
+// that this thread had taken. Once released it touches nothing but g_shared.release.
+void* netns_thread(void*) {
+  Shared& s = g_shared;
   if (::unshare(CLONE_NEWNET) < 0) {
-    self->errno_ = errno;
-    self->step_ = "create network namespace";
+    s.err = errno;
+    s.step = "create network namespace";
   } else {
-    self->fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self->fd_ < 0) {
-      self->errno_ = errno;
-      self->step_ = "open the new network namespace";
+    s.fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (s.fd < 0) {
+      s.err = errno;
+      s.step = "open the new network namespace";
     } else if (int e = loopback_up()) {
-      self->errno_ = e;
-      self->step_ = "bring lo up";
+      s.err = e;
+      s.step = "bring lo up";
+    } else if (s.send_to >= 0) {
+      // A failed send means the init is gone; the parent reads its error instead.
+      (void)send_bare(s.send_to, SyncType::NetNs, s.fd);
+      ::close(s.fd);
+      s.fd = -1;
     }
   }
-  futex_wake(self->done_, 1);
-  futex_wait(self->release_, 0);
+  futex_wake(s.done, 1);
+  futex_wait(s.release, 0);
   return nullptr;
 }
 
-Result<void> NetnsMaker::start() {
-  int e = ::pthread_create(&thread_, nullptr, &NetnsMaker::body, this);
+}  // namespace
+
+Result<void> NetnsMaker::start(int send_to) {
+  if (g_shared.used.exchange(1)) return Error::internal("a second network namespace thread");
+  g_shared.send_to = send_to;
+  pthread_t t;
+  int e = ::pthread_create(&t, nullptr, &netns_thread, nullptr);
   if (e != 0) return Error::from_errno(e, "start the network namespace thread");
+  ::pthread_detach(t);
   started_ = true;
   return ok();
 }
 
-Result<UniqueFd> NetnsMaker::finish() {
+Result<UniqueFd> NetnsMaker::take() {
   if (!started_) return Error::internal("network namespace thread not started");
-  futex_wait(done_, 0);
-  futex_wake(release_, 1);
-  ::pthread_join(thread_, nullptr);
   started_ = false;
-  UniqueFd fd(fd_);
-  fd_ = -1;
-  if (errno_ != 0) return Error::from_errno(errno_, step_);
+  futex_wait(g_shared.done, 0);
+  UniqueFd fd(g_shared.fd);
+  g_shared.fd = -1;
+  futex_wake(g_shared.release, 1);
+  if (g_shared.err != 0) return Error::from_errno(g_shared.err, g_shared.step);
   return fd;
 }
 
 NetnsMaker::~NetnsMaker() {
-  if (started_) (void)finish();
+  if (started_) (void)take();
 }
 
 namespace init {

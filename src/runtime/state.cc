@@ -153,6 +153,7 @@ Result<void> remove_state_dir(const std::string& root, const std::string& id) {
     if (!dir && errno == ENOENT) return ok();
     if (dir) {
       for (const char* f : {kStateFile, kConfigFile}) (void)::unlinkat(dir.get(), f, 0);
+      dir.reset();
       if (::unlinkat(rootfd.get(), id.c_str(), AT_REMOVEDIR) == 0) return ok();
     }
   }

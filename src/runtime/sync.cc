@@ -21,7 +21,10 @@ Result<std::pair<SyncSocket, SyncSocket>> SyncSocket::make_pair() {
   return std::make_pair(SyncSocket(UniqueFd(sv[0])), SyncSocket(UniqueFd(sv[1])));
 }
 
-Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd) {
+namespace {
+// sendmsg with `fd` as SCM_RIGHTS (when >= 0), EINTR retried, no SIGPIPE; -1 and errno on
+// failure. Allocates nothing.
+ssize_t sendmsg_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd) {
   struct msghdr msg = {};
   msg.msg_iov = const_cast<struct iovec*>(iov);
   msg.msg_iovlen = iovcnt;
@@ -36,10 +39,22 @@ Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, in
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
   ssize_t n;
-  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0) {
-    if (errno != EINTR) return Error::sys("sendmsg");
+  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
   }
+  return n;
+}
+}  // namespace
+
+Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd) {
+  ssize_t n = sendmsg_fd(sock, iov, iovcnt, fd);
+  if (n < 0) return Error::sys("sendmsg");
   return static_cast<size_t>(n);
+}
+
+int send_bare(int sock, SyncType t, int pass_fd) {
+  Header h{static_cast<uint32_t>(t), 0};
+  struct iovec iov = {&h, sizeof h};
+  return sendmsg_fd(sock, &iov, 1, pass_fd) < 0 ? errno : 0;
 }
 
 Result<void> SyncSocket::send(SyncType t, int err, std::string_view text, int pass_fd) {

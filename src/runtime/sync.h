@@ -65,6 +65,10 @@ class SyncSocket {
 // SIGPIPE. Returns how many bytes went (a stream socket may take fewer).
 Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, int fd);
 
+// A message with no text (and `pass_fd` when >= 0) on a sync socket's fd: 0 or the errno.
+// Allocates nothing, for a thread that may run while the process clones (netns.cc).
+int send_bare(int sock, SyncType t, int pass_fd);
+
 // Sends/receives one fd over a unix socket (console socket protocol: SCM_RIGHTS with the
 // pty's name as payload, like runc).
 Result<void> send_fd(int sock, int fd, std::string_view payload);
