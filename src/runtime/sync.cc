@@ -75,7 +75,14 @@ Result<SyncMsg> SyncSocket::recv() {
   msg.msg_control = cbuf;
   msg.msg_controllen = sizeof cbuf;
   ssize_t n;
+  // A peer that exits with a message of ours unread (the init failing before it read
+  // NetNs) resets the socket: reported once, then what it sent before is still queued.
+  bool reset_seen = false;
   while ((n = ::recvmsg(fd_.get(), &msg, MSG_CMSG_CLOEXEC)) < 0) {
+    if (errno == ECONNRESET && !reset_seen) {
+      reset_seen = true;
+      continue;
+    }
     if (errno != EINTR) return Error::sys("sync: receive");
   }
   if (n == 0) return Error(ErrorKind::NotFound, 0, "sync: peer closed");
