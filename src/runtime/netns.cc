@@ -67,9 +67,10 @@ struct Shared {
 };
 Shared g_shared;
 
-// The thread only makes system calls (no allocation, no lock of libc's), and it is parked
-// in a futex wait while the main thread clones: the init's copy of memory holds no lock
-// that this thread had taken. Once released it touches nothing but g_shared.release.
+// The thread only makes system calls (no allocation, no lock of libc's; send_bare is
+// allocation-free too), so whenever the main thread clones, the init's copy of memory holds
+// no lock this thread had taken. It then parks until take(), and once released touches
+// nothing but g_shared.release.
 void* netns_thread(void*) {
   Shared& s = g_shared;
   if (::unshare(CLONE_NEWNET) < 0) {
