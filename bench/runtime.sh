@@ -16,8 +16,12 @@
 # On a pure cgroup v2 host there is one view, the host itself.
 #
 # Every timed run uses its own container id (hyperfine's {i} parameter: one benchmark per
-# run, the first $WARMUP discarded) and each runtime its own --root in a temp dir. A runtime
-# that is missing, fails its check run, or fails during timing is reported as such.
+# run, the first $WARMUP discarded) and each runtime its own --root in a tmpfs. The runtimes
+# take turns: round i runs each of them once (hyperfine runs its commands in that order with
+# --parameter-scan), so a machine that drifts over minutes, as VMs do, shifts all columns
+# alike instead of whichever runtime happened to run then. A runtime that is missing, fails
+# its check run, or fails during timing is reported as such (and the others are then timed
+# one after the other).
 # The results are printed and written to bench/RESULTS.md (newest run first).
 #
 # Environment:
@@ -77,14 +81,16 @@ runtime_bin() {
   esac
 }
 
-# stats JSON SKIP: "median p10 p90" in ms over every run's times after the first SKIP runs
-# (one hyperfine benchmark per run with --parameter-scan, or one benchmark with many times).
+# stats JSON K N SKIP: "median p10 p90" in ms over the times of command K (0-based) of the N
+# commands of an interleaved hyperfine run (one benchmark per command and {i}, in rounds),
+# after each command's first SKIP runs.
 stats() {
-  jq -r --argjson skip "$2" '
+  jq -r --argjson k "$2" --argjson n "$3" --argjson skip "$4" '
     def q(p): sort | .[((length - 1) * p) | floor];
     def median: sort | if length % 2 == 1 then .[length / 2 | floor]
                        else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-    [.results[].times[]] | .[$skip:] | map(. * 1000)
+    [.results | to_entries[] | select(.key % $n == $k) | .value.times[]]
+    | .[$skip:] | map(. * 1000)
     | "\(median) \(q(0.1)) \(q(0.9))"' "$1"
 }
 
@@ -100,26 +106,54 @@ sweep_root() {
   echo "$n"
 }
 
-# hyperfine_scan VIEW RT MEASURE LOGNAME hyperfine-args...: one benchmark per run, ids {i}.
-hyperfine_scan() {
-  local view=$1 rt=$2 measure=$3 name=$4
-  shift 4
-  local json="$BENCH_WORK/json/$name.json" err="$BENCH_WORK/logs/$name.err"
-  if timeout "$STEP_TIMEOUT" hyperfine --style none --runs 1 --warmup 0 \
-      --parameter-scan i 1 $((WARMUP + RUNS)) --export-json "$json" "$@" \
-      </dev/null >/dev/null 2>"$err"; then
-    local s
-    s=$(stats "$json" "$WARMUP")
-    # shellcheck disable=SC2086
-    record "$view" "$measure" "$rt" ok $s ""
-    log "[$view] $rt $measure: $(awk '{printf "%.2f ms", $1}' <<<"$s")"
-  else
-    local rc=$? why
-    why=$(grep -v -i warning "$err" | oneline)
-    [[ $rc -ne 124 ]] || why="timed out after ${STEP_TIMEOUT}s"
-    record "$view" "$measure" "$rt" failed - - - "failed during timed runs: ${why:-exit $rc}"
-    log "[$view] $rt $measure: FAILED ($why)"
+# measure VIEW MEASURE NAME: times the commands in IL_CMD (one per runtime in IL_RT, with
+# --prepare IL_PREP[k] when IL_PREP is set, --cleanup IL_CLEANUP when set, -N unless
+# IL_SHELL=1) in rounds: {i} = 1 .. WARMUP+RUNS, every runtime once per round, so that all of
+# them meet the same machine (this kind of VM drifts by 20-50% over minutes). If the round
+# run fails, each runtime is timed alone instead, so one failing runtime does not take the
+# others' numbers with it.
+measure() {
+  local view=$1 measure=$2 name=$3 n=${#IL_RT[@]} k
+  ((n > 0)) || return 0
+  if measure_rounds "$view" "$measure" "$name" 0 "$n"; then return 0; fi
+  log "[$view] $measure: the interleaved run failed; timing each runtime alone"
+  for ((k = 0; k < n; k++)); do
+    measure_rounds "$view" "$measure" "$name-${IL_RT[k]}" "$k" 1 || true
+  done
+}
+
+# measure_rounds VIEW MEASURE NAME FROM COUNT: one hyperfine run of IL_*[FROM .. FROM+COUNT).
+measure_rounds() {
+  local view=$1 measure=$2 name=$3 from=$4 n=$5 k
+  local json="$BENCH_WORK/json/$view-$name.json" err="$BENCH_WORK/logs/$view-$name.err"
+  local args=()
+  [[ "${IL_SHELL:-0}" == 1 ]] || args+=(-N)
+  [[ -z "${IL_CLEANUP:-}" ]] || args+=(--cleanup "$IL_CLEANUP")
+  if ((${#IL_PREP[@]})); then
+    for ((k = from; k < from + n; k++)); do args+=(--prepare "${IL_PREP[k]}"); done
   fi
+  args+=("${IL_CMD[@]:from:n}")
+  local rc=0
+  timeout "$STEP_TIMEOUT" hyperfine --style none --runs 1 --warmup 0 \
+    --parameter-scan i 1 $((WARMUP + RUNS)) --export-json "$json" "${args[@]}" \
+    </dev/null >/dev/null 2>"$err" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    if ((n == 1)); then
+      local why
+      why=$(grep -v -i warning "$err" | oneline)
+      [[ $rc -ne 124 ]] || why="timed out after ${STEP_TIMEOUT}s"
+      record "$view" "$measure" "${IL_RT[from]}" failed - - - "failed during timed runs: ${why:-exit $rc}"
+      log "[$view] ${IL_RT[from]} $measure: FAILED ($why)"
+    fi
+    return 1
+  fi
+  local s
+  for ((k = 0; k < n; k++)); do
+    s=$(stats "$json" "$k" "$n" "$WARMUP")
+    # shellcheck disable=SC2086
+    record "$view" "$measure" "${IL_RT[from + k]}" ok $s ""
+    log "[$view] ${IL_RT[from + k]} $measure: $(awk '{printf "%.2f ms", $1}' <<<"$s")"
+  done
 }
 
 # check_runtime VIEW RT BIN ROOT: one `run` of the check bundle, which echoes a token from
@@ -199,103 +233,106 @@ measure_rss() {
 
 wants() { [[ " $MEASURES " == *" $1 "* ]]; }
 
-measure_runtime() {
-  local view=$1 rt=$2 bin root reason q
-  bin=$(runtime_bin "$rt")
-  root="$BENCH_WORK/state/$view-$rt"
-  local bundle="$BENCH_WORK/bundle"
-  if [[ -n "${BENCH_MISSING[$rt]:-}" ]]; then
-    record "$view" all "$rt" missing - - - "${BENCH_MISSING[$rt]}"
-    return
-  fi
-  if [[ "$rt" == floor ]]; then
-    if ! reason=$(timeout 60 "$bin" "$bundle/rootfs" 2>&1 </dev/null); then
-      record "$view" all floor failed - - - "check run failed: $(oneline <<<"$reason")"
-      return
-    fi
-    if wants run; then
-      local json="$BENCH_WORK/json/$view-floor-run.json"
-      if timeout "$STEP_TIMEOUT" hyperfine -N --style none --runs "$RUNS" --warmup "$WARMUP" \
-          --export-json "$json" "$bin $bundle/rootfs" </dev/null >/dev/null \
-          2>"$BENCH_WORK/logs/$view-floor-run.err"; then
-        local s
-        s=$(stats "$json" 0)
-        # shellcheck disable=SC2086
-        record "$view" run floor ok $s ""
-        log "[$view] floor run: $(awk '{printf "%.2f ms", $1}' <<<"$s")"
-      else
-        record "$view" run floor failed - - - "$(oneline <"$BENCH_WORK/logs/$view-floor-run.err")"
-      fi
-    fi
-    wants rss && measure_rss "$view" floor "$bin" "$bundle/rootfs"
-    return
-  fi
-
-  mkdir -p "$root"
-  if ! reason=$(check_runtime "$view" "$rt" "$bin" "$root"); then
-    record "$view" all "$rt" failed - - - "$reason"
-    log "[$view] $rt: not measured: $reason"
-    return
-  fi
-  q=$(printf '%q --root %q' "$bin" "$root")
-  local v=${view:0:1} left
-  if wants run; then
-    hyperfine_scan "$view" "$rt" run "$view-$rt-run" -N \
-      "$q run --bundle $bundle $rt-$v-run-{i}"
-    left=$(sweep_root "$bin" "$root")
-    [[ $left -eq 0 ]] || record "$view" note "$rt" failed - - - "run left $left container(s) behind"
-  fi
-  if wants cycle || wants create || wants start || wants delete; then
-    if ! reason=$(check_cycle "$rt" "$bin" "$root"); then
-      local m
-      for m in cycle create start delete; do
-        wants "$m" && record "$view" "$m" "$rt" failed - - - "$reason"
-      done
-      log "[$view] $rt create/start/delete: not measured: $reason"
-    else
-      if wants cycle; then
-        hyperfine_scan "$view" "$rt" cycle "$view-$rt-cycle" \
-          "$q create --bundle $bundle $rt-$v-cyc-{i} && $q start $rt-$v-cyc-{i} && $q delete --force $rt-$v-cyc-{i}"
-        sweep_root "$bin" "$root" >/dev/null
-      fi
-      if wants create; then
-        hyperfine_scan "$view" "$rt" create "$view-$rt-create" -N \
-          --cleanup "$q delete --force $rt-$v-cre-{i}" \
-          "$q create --bundle $bundle $rt-$v-cre-{i}"
-        sweep_root "$bin" "$root" >/dev/null
-      fi
-      if wants start; then
-        hyperfine_scan "$view" "$rt" start "$view-$rt-start" -N \
-          --prepare "$q create --bundle $bundle $rt-$v-sta-{i}" \
-          --cleanup "$q delete --force $rt-$v-sta-{i}" \
-          "$q start $rt-$v-sta-{i}"
-        sweep_root "$bin" "$root" >/dev/null
-      fi
-      if wants delete; then
+# The commands of one measurement for the runtimes in $1 (a list), with ids {i}.
+# shellcheck disable=SC2034  # IL_* are read by measure
+set_commands() {
+  local view=$1 measure=$2 rts=$3 rt q id v=${1:0:1}
+  IL_RT=() IL_CMD=() IL_PREP=() IL_CLEANUP="" IL_SHELL=0
+  for rt in $rts; do
+    q=$(printf '%q --root %q' "$(runtime_bin "$rt")" "$BENCH_WORK/state/$view-$rt")
+    id="$rt-$v-$measure-{i}"
+    IL_RT+=("$rt")
+    case "$measure" in
+      run)
+        if [[ "$rt" == floor ]]; then
+          IL_CMD+=("$BENCH_WORK/floor $BENCH_WORK/bundle/rootfs")
+        else
+          IL_CMD+=("$q run --bundle $BENCH_WORK/bundle $id")
+        fi ;;
+      cycle)
+        IL_SHELL=1
+        IL_CMD+=("$q create --bundle $BENCH_WORK/bundle $id && $q start $id && $q delete --force $id") ;;
+      create)
+        IL_CMD+=("$q create --bundle $BENCH_WORK/bundle $id")
+        IL_CLEANUP="$BENCH_WORK/delete-ids $view create {i} $rts" ;;
+      start)
+        IL_PREP+=("$q create --bundle $BENCH_WORK/bundle $id")
+        IL_CMD+=("$q start $id")
+        IL_CLEANUP="$BENCH_WORK/delete-ids $view start {i} $rts" ;;
+      delete)
         # prepare: create, start, and wait until /bin/true has exited (at most 5 s).
-        hyperfine_scan "$view" "$rt" delete "$view-$rt-delete" -N \
-          --prepare "$BENCH_WORK/prepare-delete $q $bundle $rt-$v-del-{i}" \
-          "$q delete $rt-$v-del-{i}"
-        sweep_root "$bin" "$root" >/dev/null
-      fi
-    fi
-  fi
-  wants rss && measure_rss "$view" "$rt" "$bin" --root "$root" run --bundle "$bundle"
-  sweep_root "$bin" "$root" >/dev/null
+        IL_PREP+=("$BENCH_WORK/prepare-delete $q $BENCH_WORK/bundle $id")
+        IL_CMD+=("$q delete $id") ;;
+    esac
+  done
 }
 
 inner() {
-  local view=$1 rt
+  local view=$1 rt bin root reason m
   if [[ "$view" == unified && "${BENCH_BIND_UNIFIED:-0}" == 1 ]]; then
     mount --make-rprivate /
     mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
   fi
   declare -gA BENCH_MISSING=()
   eval "$BENCH_MISSING_DECL"
-  # crun 1.8 refuses hybrid hosts; it is still tried there, and its error reported.
+  # Which runtimes work here (crun 1.8 refuses hybrid hosts: it is still tried there, and
+  # its error reported).
+  local ok_run="" ok_cycle=""
   for rt in $RUNTIMES; do
-    measure_runtime "$view" "$rt"
+    if [[ -n "${BENCH_MISSING[$rt]:-}" ]]; then
+      record "$view" all "$rt" missing - - - "${BENCH_MISSING[$rt]}"
+      continue
+    fi
+    bin=$(runtime_bin "$rt")
+    if [[ "$rt" == floor ]]; then
+      if ! reason=$(timeout 60 "$bin" "$BENCH_WORK/bundle/rootfs" 2>&1 </dev/null); then
+        record "$view" all floor failed - - - "check run failed: $(oneline <<<"$reason")"
+        continue
+      fi
+      ok_run+=" floor"
+      continue
+    fi
+    root="$BENCH_WORK/state/$view-$rt"
+    mkdir -p "$root"
+    if ! reason=$(check_runtime "$view" "$rt" "$bin" "$root"); then
+      record "$view" all "$rt" failed - - - "$reason"
+      log "[$view] $rt: not measured: $reason"
+      continue
+    fi
+    ok_run+=" $rt"
+    if wants cycle || wants create || wants start || wants delete; then
+      if reason=$(check_cycle "$rt" "$bin" "$root"); then
+        ok_cycle+=" $rt"
+      else
+        for m in cycle create start delete; do
+          wants "$m" && record "$view" "$m" "$rt" failed - - - "$reason"
+        done
+        log "[$view] $rt create/start/delete: not measured: $reason"
+      fi
+    fi
   done
+  for m in run cycle create start delete; do
+    wants "$m" || continue
+    if [[ "$m" == run ]]; then set_commands "$view" "$m" "$ok_run"; else set_commands "$view" "$m" "$ok_cycle"; fi
+    measure "$view" "$m" "$m"
+    for rt in $ok_run; do
+      [[ "$rt" != floor ]] || continue
+      local left
+      left=$(sweep_root "$(runtime_bin "$rt")" "$BENCH_WORK/state/$view-$rt")
+      [[ "$m" != run || $left -eq 0 ]] || record "$view" note "$rt" failed - - - "run left $left container(s) behind"
+    done
+  done
+  if wants rss; then
+    for rt in $ok_run; do
+      bin=$(runtime_bin "$rt")
+      if [[ "$rt" == floor ]]; then
+        measure_rss "$view" floor "$bin" "$BENCH_WORK/bundle/rootfs"
+      else
+        measure_rss "$view" "$rt" "$bin" --root "$BENCH_WORK/state/$view-$rt" run --bundle "$BENCH_WORK/bundle"
+        sweep_root "$bin" "$BENCH_WORK/state/$view-$rt" >/dev/null
+      fi
+    done
+  fi
 }
 
 if [[ "${1:-}" == --inner ]]; then
@@ -324,6 +361,11 @@ done
 
 BENCH_WORK=$(mktemp -d /run/berth-bench.XXXXXX)
 export BENCH_WORK
+# State roots and the bundle on a tmpfs of our own, as /run is on most hosts (not on every
+# one: on this kind of VM /run is a directory of the ext4 root, where each state dir's
+# mkdir/rmdir and file writes cost every runtime 0.1-0.3 ms of journalling per run).
+mount -t tmpfs -o mode=0700,size=512m berth-bench "$BENCH_WORK" \
+  || die "cannot mount a tmpfs on $BENCH_WORK"
 mkdir -p "$BENCH_WORK"/{json,logs,state}
 BENCH_TOKEN="berth-bench-ok-$$"
 export BENCH_TOKEN RUNS WARMUP RSS_RUNS BERTH RUNC CRUN RUNTIMES MEASURES STEP_TIMEOUT
@@ -335,6 +377,7 @@ cleanup() {
     rt=${d##*-}
     sweep_root "$(runtime_bin "$rt")" "$d" >/dev/null || true
   done
+  umount "$BENCH_WORK" 2>/dev/null || umount -l "$BENCH_WORK" 2>/dev/null || true
   rm -rf "$BENCH_WORK"
 }
 trap cleanup EXIT
@@ -385,6 +428,21 @@ echo "prepare-delete: $id never reached \"stopped\"" >&2
 exit 1
 PREPARE
 chmod 0755 "$BENCH_WORK/prepare-delete"
+# --cleanup of create and start: VIEW MEASURE I RT... -> the containers of round I deleted
+# (it runs after each runtime's run of the round: only what exists is deleted).
+cat >"$BENCH_WORK/delete-ids" <<'DELETE'
+#!/bin/sh
+view=$1 measure=$2 i=$3
+shift 3
+for rt in "$@"; do
+  case "$rt" in berth) bin=$BERTH ;; runc) bin=$RUNC ;; crun) bin=$CRUN ;; *) continue ;; esac
+  root=$BENCH_WORK/state/$view-$rt id=$rt-$(echo "$view" | cut -c1)-$measure-$i
+  [ -d "$root/$id" ] || continue
+  "$bin" --root "$root" delete --force "$id" >/dev/null 2>&1
+done
+exit 0
+DELETE
+chmod 0755 "$BENCH_WORK/delete-ids"
 make_bench_bundle "$BENCH_WORK/check" /bin/echo "$BENCH_TOKEN"
 
 # Views.
@@ -527,7 +585,7 @@ report="$BENCH_WORK/report.md"
     echo "  - $rt: $(version_of "$rt")"
   done
   echo "  - hyperfine: $(hyperfine --version | awk '{print $2}')"
-  echo "- method: median of $RUNS timed runs after $WARMUP discarded, each with its own container id and a --root per runtime in a tmpfs temp dir; peak RSS: median of $RSS_RUNS \`/usr/bin/time -f %M\` of \`run\`; all at nice $BENCH_NICE. Bundle: \`$SPEC_RUNTIME spec\` with args [/bin/true], linux.resources.devices removed, busybox-static rootfs on tmpfs."
+  echo "- method: median of $RUNS timed runs after $WARMUP discarded, the runtimes taking turns (round i runs each once), each run with its own container id and a --root per runtime in a tmpfs mounted for the run; peak RSS: median of $RSS_RUNS \`/usr/bin/time -f %M\` of \`run\`; all at nice $BENCH_NICE. Bundle: \`$SPEC_RUNTIME spec\` with args [/bin/true], linux.resources.devices removed, busybox-static rootfs on that tmpfs."
   for view in "${views[@]}"; do
     echo
     echo "### $(view_title "$view")"

@@ -78,11 +78,14 @@ inline std::string describe(const nlohmann::json& j) {
   }
 }
 
-inline Error type_error(const JsonPath& p, std::string_view expected, const nlohmann::json& j) {
+// J: nlohmann::json (image-spec) or JsonRef (runtime-spec, json_dom.h); each has a describe().
+template <class J>
+Error type_error(const JsonPath& p, std::string_view expected, const J& j) {
   return field_error(p, std::string(expected) + ", got " + describe(j));
 }
 
-inline Result<void> expect_object(const nlohmann::json& j, const JsonPath& p) {
+template <class J>
+Result<void> expect_object(const J& j, const JsonPath& p) {
   if (!j.is_object()) return type_error(p, "must be an object", j);
   return ok();
 }

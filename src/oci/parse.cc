@@ -1,26 +1,26 @@
 // config.json / process.json text -> oci::Spec / oci::Process.
 //
-// The text is parsed into a nlohmann DOM once, then walked by one `read` overload per spec type.
-// Strings are moved out of the DOM, not copied. Every failure becomes Error::invalid naming the
+// The text is parsed into a JsonDoc (json_dom.h) once, then walked by one `read` overload per
+// spec type. Every failure becomes Error::invalid naming the
 // field, JSON-path style ("linux.namespaces[2].type: unknown namespace \"foo\""); the path is
 // a chain of stack frames and is only turned into text when there is an error. Unknown fields
 // are ignored; `null` reads as "absent" (as Go's decoder, hence runc, treats it). Nothing here
-// throws out: nlohmann's exceptions are caught at the two entry points.
+// throws out: allocation failures are caught at the entry points.
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <type_traits>
 
+#include "oci/json_dom.h"
 #include "oci/json_path.h"
 #include "oci/spec.h"
-#include "util/json_escape.h"
 
 namespace berth::oci {
 namespace {
 
-using json = nlohmann::json;
-using value_t = json::value_t;
+using json = detail::JsonRef;
+using detail::JsonDoc;
+using detail::JsonType;
 
 // Real configs are a few KiB (a large seccomp profile is ~30 KiB) and at most ~8 levels deep.
 constexpr size_t kMaxInputBytes = 16u << 20;
@@ -35,34 +35,34 @@ using detail::type_error;
 // ---------------------------------------------------------------------------------------------
 // Scalars.
 
-Result<void> read(json& j, const Path& p, std::string& out) {
+Result<void> read(json j, const Path& p, std::string& out) {
   if (!j.is_string()) return type_error(p, "must be a string", j);
-  out = std::move(j.get_ref<std::string&>());
+  out.assign(j.str());
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, bool& out) {
+Result<void> read(json j, const Path& p, bool& out) {
   if (!j.is_boolean()) return type_error(p, "must be a boolean", j);
-  out = j.get<bool>();
+  out = j.boolean();
   return ok();
 }
 
 template <class T>
-requires(std::is_integral_v<T> &&
-         !std::is_same_v<T, bool>) Result<void> read(json& j, const Path& p, T& out) {
+requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) Result<void> read(json j, const Path& p,
+                                                                              T& out) {
   using Limits = std::numeric_limits<T>;
   constexpr const char* kExpected =
       std::is_unsigned_v<T> ? "must be an unsigned integer" : "must be an integer";
   auto out_of_range = [&] { return field_error(p, j.dump() + " out of range"); };
   switch (j.type()) {
-    case value_t::number_unsigned: {
-      uint64_t v = j.get<uint64_t>();
+    case JsonType::Unsigned: {
+      uint64_t v = j.unsigned_();
       if (v > static_cast<uint64_t>(Limits::max())) return out_of_range();
       out = static_cast<T>(v);
       return ok();
     }
-    case value_t::number_integer: {
-      int64_t v = j.get<int64_t>();
+    case JsonType::Integer: {
+      int64_t v = j.integer();
       if (v < 0 && std::is_unsigned_v<T>) return type_error(p, kExpected, j);
       if (v >= 0 && static_cast<uint64_t>(v) > static_cast<uint64_t>(Limits::max()))
         return out_of_range();
@@ -70,10 +70,10 @@ requires(std::is_integral_v<T> &&
       out = static_cast<T>(v);
       return ok();
     }
-    case value_t::number_float: {
+    case JsonType::Float: {
       // Integers beyond 64 bits arrive as doubles; fractions and exponents are never integers
       // to Go's decoder either. Never convert: an out-of-range double -> int cast is UB.
-      double d = j.get<double>();
+      double d = j.number();
       if (std::is_unsigned_v<T> && d < 0) return type_error(p, kExpected, j);
       bool integral = std::isfinite(d) && std::trunc(d) == d;
       double lo = static_cast<double>(Limits::min());
@@ -89,107 +89,109 @@ requires(std::is_integral_v<T> &&
 // Containers and fields.
 
 template <class T>
-Result<void> read(json& j, const Path& p, std::optional<T>& out);
+Result<void> read(json j, const Path& p, std::optional<T>& out);
 template <class T>
-Result<void> read(json& j, const Path& p, std::vector<T>& out);
+Result<void> read(json j, const Path& p, std::vector<T>& out);
 template <class V>
-Result<void> read(json& j, const Path& p, std::map<std::string, V>& out);
+Result<void> read(json j, const Path& p, std::map<std::string, V>& out);
 
-Result<void> read(json& j, const Path& p, Process& out);
-Result<void> read(json& j, const Path& p, ConsoleSize& out);
-Result<void> read(json& j, const Path& p, User& out);
-Result<void> read(json& j, const Path& p, Capabilities& out);
-Result<void> read(json& j, const Path& p, Rlimit& out);
-Result<void> read(json& j, const Path& p, IoPriority& out);
-Result<void> read(json& j, const Path& p, Scheduler& out);
-Result<void> read(json& j, const Path& p, Root& out);
-Result<void> read(json& j, const Path& p, IdMapping& out);
-Result<void> read(json& j, const Path& p, Mount& out);
-Result<void> read(json& j, const Path& p, Hook& out);
-Result<void> read(json& j, const Path& p, Hooks& out);
-Result<void> read(json& j, const Path& p, Namespace& out);
-Result<void> read(json& j, const Path& p, Device& out);
-Result<void> read(json& j, const Path& p, DeviceCgroupRule& out);
-Result<void> read(json& j, const Path& p, ThrottleDevice& out);
-Result<void> read(json& j, const Path& p, WeightDevice& out);
-Result<void> read(json& j, const Path& p, Resources& out);
-Result<void> read(json& j, const Path& p, Resources::Memory& out);
-Result<void> read(json& j, const Path& p, Resources::Cpu& out);
-Result<void> read(json& j, const Path& p, Resources::BlockIo& out);
-Result<void> read(json& j, const Path& p, Resources::HugepageLimit& out);
-Result<void> read(json& j, const Path& p, Resources::Network& out);
-Result<void> read(json& j, const Path& p, std::pair<std::string, uint32_t>& out);
-Result<void> read(json& j, const Path& p, Resources::Rdma& out);
-Result<void> read(json& j, const Path& p, SeccompArg& out);
-Result<void> read(json& j, const Path& p, SeccompSyscall& out);
-Result<void> read(json& j, const Path& p, Seccomp& out);
-Result<void> read(json& j, const Path& p, Personality& out);
-Result<void> read(json& j, const Path& p, Linux& out);
-Result<void> read(json& j, const Path& p, Spec& out);
+Result<void> read(json j, const Path& p, Process& out);
+Result<void> read(json j, const Path& p, ConsoleSize& out);
+Result<void> read(json j, const Path& p, User& out);
+Result<void> read(json j, const Path& p, Capabilities& out);
+Result<void> read(json j, const Path& p, Rlimit& out);
+Result<void> read(json j, const Path& p, IoPriority& out);
+Result<void> read(json j, const Path& p, Scheduler& out);
+Result<void> read(json j, const Path& p, Root& out);
+Result<void> read(json j, const Path& p, IdMapping& out);
+Result<void> read(json j, const Path& p, Mount& out);
+Result<void> read(json j, const Path& p, Hook& out);
+Result<void> read(json j, const Path& p, Hooks& out);
+Result<void> read(json j, const Path& p, Namespace& out);
+Result<void> read(json j, const Path& p, Device& out);
+Result<void> read(json j, const Path& p, DeviceCgroupRule& out);
+Result<void> read(json j, const Path& p, ThrottleDevice& out);
+Result<void> read(json j, const Path& p, WeightDevice& out);
+Result<void> read(json j, const Path& p, Resources& out);
+Result<void> read(json j, const Path& p, Resources::Memory& out);
+Result<void> read(json j, const Path& p, Resources::Cpu& out);
+Result<void> read(json j, const Path& p, Resources::BlockIo& out);
+Result<void> read(json j, const Path& p, Resources::HugepageLimit& out);
+Result<void> read(json j, const Path& p, Resources::Network& out);
+Result<void> read(json j, const Path& p, std::pair<std::string, uint32_t>& out);
+Result<void> read(json j, const Path& p, Resources::Rdma& out);
+Result<void> read(json j, const Path& p, SeccompArg& out);
+Result<void> read(json j, const Path& p, SeccompSyscall& out);
+Result<void> read(json j, const Path& p, Seccomp& out);
+Result<void> read(json j, const Path& p, Personality& out);
+Result<void> read(json j, const Path& p, Linux& out);
+Result<void> read(json j, const Path& p, Spec& out);
 
 template <class T>
-Result<void> read(json& j, const Path& p, std::optional<T>& out) {
+Result<void> read(json j, const Path& p, std::optional<T>& out) {
   out.emplace();
   return read(j, p, *out);
 }
 
 template <class T>
-Result<void> read(json& j, const Path& p, std::vector<T>& out) {
+Result<void> read(json j, const Path& p, std::vector<T>& out) {
   if (!j.is_array()) return type_error(p, "must be an array", j);
   out.clear();
   out.reserve(j.size());
-  for (size_t i = 0; i < j.size(); ++i) {
+  size_t i = 0;
+  for (json e = j.first(); e; e = e.next(), ++i) {
     out.emplace_back();
-    BERTH_TRY(read(j[i], Path(p, i), out.back()));
+    BERTH_TRY(read(e, Path(p, i), out.back()));
   }
   return ok();
 }
 
 template <class V>
-Result<void> read(json& j, const Path& p, std::map<std::string, V>& out) {
+Result<void> read(json j, const Path& p, std::map<std::string, V>& out) {
   if (!j.is_object()) return type_error(p, "must be an object", j);
   out.clear();
-  for (auto it = j.begin(); it != j.end(); ++it) {
+  for (json m = j.first(); m; m = m.next()) {
     V v{};
-    BERTH_TRY(read(it.value(), Path(p, Path::Key{it.key()}), v));
-    out.insert_or_assign(it.key(), std::move(v));
+    BERTH_TRY(read(m, Path(p, Path::Key{m.key()}), v));
+    out.insert_or_assign(std::string(m.key()), std::move(v));
   }
   return ok();
 }
 
-// The member `name` of object `obj`, or nullptr when it is absent or null.
-json* member(json& obj, const char* name) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
+// The member `name` of object `obj` (the last one of that name), or none when it is absent
+// or null.
+json member(json obj, const char* name) {
+  json m = obj.find(name);
+  if (!m || m.is_null()) return {};
+  return m;
 }
 
 // Reads an optional member: absent or null leaves `out` as it is.
 template <class T>
-Result<void> field(json& obj, const Path& p, const char* name, T& out) {
-  json* m = member(obj, name);
+Result<void> field(json obj, const Path& p, const char* name, T& out) {
+  json m = member(obj, name);
   if (!m) return ok();
-  return read(*m, Path(p, name), out);
+  return read(m, Path(p, name), out);
 }
 
 template <class T>
-Result<void> required(json& obj, const Path& p, const char* name, T& out) {
-  json* m = member(obj, name);
+Result<void> required(json obj, const Path& p, const char* name, T& out) {
+  json m = member(obj, name);
   if (!m) return field_error(Path(p, name), "required");
-  return read(*m, Path(p, name), out);
+  return read(m, Path(p, name), out);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Process.
 
-Result<void> read(json& j, const Path& p, ConsoleSize& out) {
+Result<void> read(json j, const Path& p, ConsoleSize& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "height", out.height));
   BERTH_TRY(required(j, p, "width", out.width));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, User& out) {
+Result<void> read(json j, const Path& p, User& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "uid", out.uid));
   BERTH_TRY(field(j, p, "gid", out.gid));
@@ -199,7 +201,7 @@ Result<void> read(json& j, const Path& p, User& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Capabilities& out) {
+Result<void> read(json j, const Path& p, Capabilities& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "bounding", out.bounding));
   BERTH_TRY(field(j, p, "effective", out.effective));
@@ -209,7 +211,7 @@ Result<void> read(json& j, const Path& p, Capabilities& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Rlimit& out) {
+Result<void> read(json j, const Path& p, Rlimit& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "type", out.type));
   BERTH_TRY(required(j, p, "hard", out.hard));
@@ -217,14 +219,14 @@ Result<void> read(json& j, const Path& p, Rlimit& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, IoPriority& out) {
+Result<void> read(json j, const Path& p, IoPriority& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "class", out.klass));
   BERTH_TRY(required(j, p, "priority", out.priority));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Scheduler& out) {
+Result<void> read(json j, const Path& p, Scheduler& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "policy", out.policy));
   BERTH_TRY(field(j, p, "nice", out.nice));
@@ -236,7 +238,7 @@ Result<void> read(json& j, const Path& p, Scheduler& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Process& out) {
+Result<void> read(json j, const Path& p, Process& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "terminal", out.terminal));
   BERTH_TRY(field(j, p, "consoleSize", out.console_size));
@@ -259,14 +261,14 @@ Result<void> read(json& j, const Path& p, Process& out) {
 // ---------------------------------------------------------------------------------------------
 // Root, mounts, hooks.
 
-Result<void> read(json& j, const Path& p, Root& out) {
+Result<void> read(json j, const Path& p, Root& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "path", out.path));
   BERTH_TRY(field(j, p, "readonly", out.readonly));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, IdMapping& out) {
+Result<void> read(json j, const Path& p, IdMapping& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "containerID", out.container_id));
   BERTH_TRY(required(j, p, "hostID", out.host_id));
@@ -274,7 +276,7 @@ Result<void> read(json& j, const Path& p, IdMapping& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Mount& out) {
+Result<void> read(json j, const Path& p, Mount& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "destination", out.destination));
   BERTH_TRY(field(j, p, "type", out.type));
@@ -285,7 +287,7 @@ Result<void> read(json& j, const Path& p, Mount& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Hook& out) {
+Result<void> read(json j, const Path& p, Hook& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "path", out.path));
   BERTH_TRY(field(j, p, "args", out.args));
@@ -294,7 +296,7 @@ Result<void> read(json& j, const Path& p, Hook& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Hooks& out) {
+Result<void> read(json j, const Path& p, Hooks& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "prestart", out.prestart));
   BERTH_TRY(field(j, p, "createRuntime", out.create_runtime));
@@ -317,7 +319,7 @@ std::optional<NamespaceType> namespace_type(std::string_view name) {
   return std::nullopt;
 }
 
-Result<void> read(json& j, const Path& p, Namespace& out) {
+Result<void> read(json j, const Path& p, Namespace& out) {
   BERTH_TRY(expect_object(j, p));
   std::string type;
   BERTH_TRY(required(j, p, "type", type));
@@ -328,7 +330,7 @@ Result<void> read(json& j, const Path& p, Namespace& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Device& out) {
+Result<void> read(json j, const Path& p, Device& out) {
   BERTH_TRY(expect_object(j, p));
   std::string type;
   BERTH_TRY(required(j, p, "type", type));
@@ -348,7 +350,7 @@ Result<void> read(json& j, const Path& p, Device& out) {
 // ---------------------------------------------------------------------------------------------
 // Linux: resources.
 
-Result<void> read(json& j, const Path& p, DeviceCgroupRule& out) {
+Result<void> read(json j, const Path& p, DeviceCgroupRule& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "allow", out.allow));
   BERTH_TRY(field(j, p, "type", out.type));
@@ -358,7 +360,7 @@ Result<void> read(json& j, const Path& p, DeviceCgroupRule& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, ThrottleDevice& out) {
+Result<void> read(json j, const Path& p, ThrottleDevice& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "major", out.major));
   BERTH_TRY(required(j, p, "minor", out.minor));
@@ -366,7 +368,7 @@ Result<void> read(json& j, const Path& p, ThrottleDevice& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, WeightDevice& out) {
+Result<void> read(json j, const Path& p, WeightDevice& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "major", out.major));
   BERTH_TRY(required(j, p, "minor", out.minor));
@@ -375,7 +377,7 @@ Result<void> read(json& j, const Path& p, WeightDevice& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::Memory& out) {
+Result<void> read(json j, const Path& p, Resources::Memory& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "limit", out.limit));
   BERTH_TRY(field(j, p, "reservation", out.reservation));
@@ -389,7 +391,7 @@ Result<void> read(json& j, const Path& p, Resources::Memory& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::Cpu& out) {
+Result<void> read(json j, const Path& p, Resources::Cpu& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "shares", out.shares));
   BERTH_TRY(field(j, p, "quota", out.quota));
@@ -403,7 +405,7 @@ Result<void> read(json& j, const Path& p, Resources::Cpu& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::BlockIo& out) {
+Result<void> read(json j, const Path& p, Resources::BlockIo& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "weight", out.weight));
   BERTH_TRY(field(j, p, "leafWeight", out.leaf_weight));
@@ -415,43 +417,43 @@ Result<void> read(json& j, const Path& p, Resources::BlockIo& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::HugepageLimit& out) {
+Result<void> read(json j, const Path& p, Resources::HugepageLimit& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "pageSize", out.page_size));
   BERTH_TRY(required(j, p, "limit", out.limit));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, std::pair<std::string, uint32_t>& out) {
+Result<void> read(json j, const Path& p, std::pair<std::string, uint32_t>& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "name", out.first));
   BERTH_TRY(required(j, p, "priority", out.second));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::Network& out) {
+Result<void> read(json j, const Path& p, Resources::Network& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "classID", out.class_id));
   BERTH_TRY(field(j, p, "priorities", out.priorities));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources::Rdma& out) {
+Result<void> read(json j, const Path& p, Resources::Rdma& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "hcaHandles", out.hca_handles));
   BERTH_TRY(field(j, p, "hcaObjects", out.hca_objects));
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Resources& out) {
+Result<void> read(json j, const Path& p, Resources& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "devices", out.devices));
   BERTH_TRY(field(j, p, "memory", out.memory));
   BERTH_TRY(field(j, p, "cpu", out.cpu));
-  if (json* pids = member(j, "pids")) {
+  if (json pids = member(j, "pids")) {
     Path pp(p, "pids");
-    BERTH_TRY(expect_object(*pids, pp));
-    BERTH_TRY(field(*pids, pp, "limit", out.pids_limit));
+    BERTH_TRY(expect_object(pids, pp));
+    BERTH_TRY(field(pids, pp, "limit", out.pids_limit));
   }
   BERTH_TRY(field(j, p, "blockIO", out.block_io));
   BERTH_TRY(field(j, p, "hugepageLimits", out.hugepage_limits));
@@ -464,7 +466,7 @@ Result<void> read(json& j, const Path& p, Resources& out) {
 // ---------------------------------------------------------------------------------------------
 // Linux: seccomp, personality, the rest.
 
-Result<void> read(json& j, const Path& p, SeccompArg& out) {
+Result<void> read(json j, const Path& p, SeccompArg& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "index", out.index));
   BERTH_TRY(required(j, p, "value", out.value));
@@ -473,7 +475,7 @@ Result<void> read(json& j, const Path& p, SeccompArg& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, SeccompSyscall& out) {
+Result<void> read(json j, const Path& p, SeccompSyscall& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(required(j, p, "names", out.names));
   BERTH_TRY(required(j, p, "action", out.action));
@@ -482,7 +484,7 @@ Result<void> read(json& j, const Path& p, SeccompSyscall& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Seccomp& out) {
+Result<void> read(json j, const Path& p, Seccomp& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "defaultAction", out.default_action));
   BERTH_TRY(field(j, p, "defaultErrnoRet", out.default_errno_ret));
@@ -494,7 +496,7 @@ Result<void> read(json& j, const Path& p, Seccomp& out) {
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Personality& out) {
+Result<void> read(json j, const Path& p, Personality& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "domain", out.domain));
   BERTH_TRY(field(j, p, "flags", out.flags));
@@ -503,31 +505,30 @@ Result<void> read(json& j, const Path& p, Personality& out) {
 
 // "timeOffsets": {"monotonic": {"secs": -5, "nanosecs": 10}, ...}. A clock that is present
 // always gets a secs entry (0 if unset), so its presence survives.
-Result<void> read_time_offsets(json& j, const Path& p, Linux& out) {
+Result<void> read_time_offsets(json j, const Path& p, Linux& out) {
   BERTH_TRY(expect_object(j, p));
   out.time_offsets_secs.clear();
   out.time_offsets_nanosecs.clear();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    Path cp(p, Path::Key{it.key()});
-    json& clock = it.value();
+  for (json clock = j.first(); clock; clock = clock.next()) {
+    Path cp(p, Path::Key{clock.key()});
     BERTH_TRY(expect_object(clock, cp));
     int64_t secs = 0;
     std::optional<uint32_t> nanosecs;
     BERTH_TRY(field(clock, cp, "secs", secs));
     BERTH_TRY(field(clock, cp, "nanosecs", nanosecs));
-    out.time_offsets_secs.insert_or_assign(it.key(), secs);
-    if (nanosecs) out.time_offsets_nanosecs.insert_or_assign(it.key(), *nanosecs);
+    out.time_offsets_secs.insert_or_assign(std::string(clock.key()), secs);
+    if (nanosecs) out.time_offsets_nanosecs.insert_or_assign(std::string(clock.key()), *nanosecs);
   }
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Linux& out) {
+Result<void> read(json j, const Path& p, Linux& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "namespaces", out.namespaces));
   BERTH_TRY(field(j, p, "uidMappings", out.uid_mappings));
   BERTH_TRY(field(j, p, "gidMappings", out.gid_mappings));
-  if (json* offsets = member(j, "timeOffsets"))
-    BERTH_TRY(read_time_offsets(*offsets, Path(p, "timeOffsets"), out));
+  if (json offsets = member(j, "timeOffsets"))
+    BERTH_TRY(read_time_offsets(offsets, Path(p, "timeOffsets"), out));
   BERTH_TRY(field(j, p, "devices", out.devices));
   BERTH_TRY(field(j, p, "cgroupsPath", out.cgroups_path));
   BERTH_TRY(field(j, p, "resources", out.resources));
@@ -538,16 +539,16 @@ Result<void> read(json& j, const Path& p, Linux& out) {
   BERTH_TRY(field(j, p, "readonlyPaths", out.readonly_paths));
   BERTH_TRY(field(j, p, "mountLabel", out.mount_label));
   BERTH_TRY(field(j, p, "personality", out.personality));
-  if (json* rdt = member(j, "intelRdt")) {
+  if (json rdt = member(j, "intelRdt")) {
     Path rp(p, "intelRdt");
-    BERTH_TRY(expect_object(*rdt, rp));
+    BERTH_TRY(expect_object(rdt, rp));
     out.intel_rdt = true;
-    BERTH_TRY(field(*rdt, rp, "closID", out.intel_rdt_clos_id));
+    BERTH_TRY(field(rdt, rp, "closID", out.intel_rdt_clos_id));
   }
   return ok();
 }
 
-Result<void> read(json& j, const Path& p, Spec& out) {
+Result<void> read(json j, const Path& p, Spec& out) {
   BERTH_TRY(expect_object(j, p));
   BERTH_TRY(field(j, p, "ociVersion", out.oci_version));
   BERTH_TRY(field(j, p, "process", out.process));
@@ -564,8 +565,8 @@ Result<void> read(json& j, const Path& p, Spec& out) {
 // ---------------------------------------------------------------------------------------------
 // Text -> DOM.
 
-// True if arrays/objects nest deeper than kMaxDepth. nlohmann's parser itself is iterative, but
-// no real config is deep, and a cheap scan up front keeps every later walk shallow.
+// True if arrays/objects nest deeper than kMaxDepth, anywhere in the text (also past a syntax
+// error): one cheap scan up front, so that this is the error such input gets.
 bool nests_too_deep(std::string_view text) {
   int depth = 0;
   bool in_string = false;
@@ -592,30 +593,26 @@ bool nests_too_deep(std::string_view text) {
   return false;
 }
 
-Result<json> parse_json(std::string_view text) {
+Result<std::unique_ptr<JsonDoc>> parse_json(std::string_view text) {
   if (text.size() > kMaxInputBytes)
     return Error::invalid("invalid JSON: " + std::to_string(text.size()) +
                           " bytes is more than the limit of " + std::to_string(kMaxInputBytes));
   if (nests_too_deep(text))
     return Error::invalid("invalid JSON: nested deeper than " + std::to_string(kMaxDepth) +
                           " levels");
-  try {
-    return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
-                       /*ignore_comments=*/false);
-  } catch (const json::exception& e) {
-    return Error::invalid("invalid JSON: " + json_error_text(e.what()));
-  }
+  return JsonDoc::parse(text, kMaxDepth);
 }
 
 }  // namespace
 
 Result<Spec> parse_spec(std::string_view json_text) {
   try {
-    json doc = BERTH_TRY(parse_json(json_text));
-    if (!doc.is_object())
-      return Error::invalid("invalid config: must be a JSON object, got " + describe(doc));
+    std::unique_ptr<JsonDoc> doc = BERTH_TRY(parse_json(json_text));
+    json root = doc->root();
+    if (!root.is_object())
+      return Error::invalid("invalid config: must be a JSON object, got " + describe(root));
     Spec spec;
-    BERTH_TRY(read(doc, Path(), spec));
+    BERTH_TRY(read(root, Path(), spec));
     return spec;
   } catch (const std::exception& e) {
     return Error::internal(std::string("parse config: ") + e.what());
@@ -624,10 +621,10 @@ Result<Spec> parse_spec(std::string_view json_text) {
 
 Result<Process> parse_process(std::string_view json_text) {
   try {
-    json doc = BERTH_TRY(parse_json(json_text));
+    std::unique_ptr<JsonDoc> doc = BERTH_TRY(parse_json(json_text));
     Path root;
     Process process;
-    BERTH_TRY(read(doc, Path(root, "process"), process));
+    BERTH_TRY(read(doc->root(), Path(root, "process"), process));
     return process;
   } catch (const std::exception& e) {
     return Error::internal(std::string("parse process: ") + e.what());
@@ -640,10 +637,10 @@ namespace berth::oci {
 
 Result<Resources> parse_resources(std::string_view json_text) {
   try {
-    json doc = BERTH_TRY(parse_json(json_text));
+    std::unique_ptr<JsonDoc> doc = BERTH_TRY(parse_json(json_text));
     Path root;
     Resources r;
-    BERTH_TRY(read(doc, Path(root, "resources"), r));
+    BERTH_TRY(read(doc->root(), Path(root, "resources"), r));
     return r;
   } catch (const std::exception& e) {
     return Error::internal(std::string("parse resources: ") + e.what());

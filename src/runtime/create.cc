@@ -322,7 +322,6 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   }
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
-
   // The init waits for start in, and execs through, the sealed stub (stub/stub.c): even a
   // program that is a "#!/proc/self/exe" script never runs the runtime binary as the
   // container's process. It costs one execve of a 5 KB image.
@@ -437,6 +436,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     if (netns.started()) {
       ctx.early_unshare &= ~CLONE_NEWNET;
       ctx.netns_pending = true;
+      ctx.loopback_pending = thread_sends;
       ctx.new_netns = false;  // made, loopback up, by the maker
     }
   }
@@ -449,7 +449,6 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   bool pid_final = !init_joins && !ctx.late_pid_join;
   ctx.skip_go = pid_final && !ctx.new_userns && !hooks_in_init;
   ctx.exec_at_ready = c.exec_at_ready = run_mode && pid_final && !start_hooks;
-
   pid_t pid = clone_into(clone_flags, into.get());
   if (pid == 0) {
     parent_sync.close();
@@ -532,7 +531,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
     } else if (m->type == SyncType::CreateRuntimeHooks) {
       BERTH_TRY(run_hooks(spec.hooks->prestart, "prestart", hook_state));
       BERTH_TRY(run_hooks(spec.hooks->create_runtime, "createRuntime", hook_state));
-      BERTH_TRY(c.sync.send(SyncType::HooksDone));
+      (void)c.sync.send(SyncType::HooksDone);  // failing: the init is gone; recv says why
     } else if (m->type == SyncType::Ready) {
       break;
     } else {

@@ -102,6 +102,8 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   BERTH_TRY(init::prepare_rootfs(ctx));
   BERTH_TRY(init::join_pending_netns(ctx));
   if (ctx.create_runtime_hooks) {
+    // NetNsUp comes from the thread whenever lo is up: take it before HooksDone can come.
+    BERTH_TRY(init::await_loopback(ctx));
     BERTH_TRY(ctx.sync.send(SyncType::CreateRuntimeHooks));
     BERTH_TRY(ctx.sync.expect(SyncType::HooksDone));
   }
@@ -133,6 +135,7 @@ Result<void> run_init(InitContext& ctx, UniqueFd* start_conn) {
   std::vector<std::string> env = init::process_env(proc, ctx.extra_env);
   // Seccomp as late as it can be while the parent is still here (a notify listener goes to
   // it): without no_new_privs loading needs CAP_SYS_ADMIN, so before the capabilities drop.
+  BERTH_TRY(init::await_loopback(ctx));
   bool nnp = proc.no_new_privileges;
   if (ctx.seccomp && !nnp) BERTH_TRY(init::load_seccomp(*ctx.seccomp, ctx.sync.fd()));
   BERTH_TRY(init::apply_user_and_caps(proc, ctx.last_cap));

@@ -45,6 +45,8 @@ struct InitContext {
   // NetNs message: the init sets up what does not need it (names, the first mounts) in the
   // meantime and joins it just before a sysfs mount, a sysctl, or the end of the mounts.
   bool netns_pending = false;
+  // Then NetNsUp follows from the thread once lo is up (init::await_loopback).
+  bool loopback_pending = false;
   bool skip_go = false;        // no Go comes (create.cc says when)
   bool exec_at_ready = false;  // run: exec right after Ready, no Start comes
   bool new_userns = false;
@@ -77,10 +79,10 @@ struct InitContext {
 // netns.cc: makes a new network namespace (loopback up) on a thread of its own, so that it
 // overlaps with what the main thread does before and after clone. With `send_to` (the
 // parent's sync socket) the thread itself sends it to the init as NetNs the moment it is
-// made; take() then returns no fd. Otherwise take() waits for it and returns its fd. Either
-// way take() reports the thread's error and lets it end on its own (joining would cost two
-// cross-CPU wake-ups on the start path). At most one per process (the thread's state is
-// static: the thread may outlive this object).
+// made, then NetNsUp once lo is up; take() then returns no fd. Otherwise take() waits for it and
+// returns its fd. Either way take() reports the thread's error and lets it end on its own (joining
+// would cost two cross-CPU wake-ups on the start path). At most one per process (the thread's state
+// is static: the thread may outlive this object).
 class NetnsMaker {
  public:
   NetnsMaker() = default;
@@ -98,6 +100,9 @@ Result<void> bring_up_loopback();
 namespace init {
 // Joins the network namespace the parent sends (NetNs) if it has not come yet.
 Result<void> join_pending_netns(InitContext& ctx);
+// Waits for NetNsUp (its loopback is up) if the thread sends one. It may come at any time
+// after NetNs: the init takes it before it waits for anything else from the parent.
+Result<void> await_loopback(InitContext& ctx);
 }  // namespace init
 
 // Entry of the cloned init. Never returns: execs the user process or _exits.

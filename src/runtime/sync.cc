@@ -51,8 +51,8 @@ Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, in
   return static_cast<size_t>(n);
 }
 
-int send_bare(int sock, SyncType t, int pass_fd) {
-  Header h{static_cast<uint32_t>(t), 0};
+int send_bare(int sock, SyncType t, int pass_fd, int err) {
+  Header h{static_cast<uint32_t>(t), err};
   struct iovec iov = {&h, sizeof h};
   return sendmsg_fd(sock, &iov, 1, pass_fd) < 0 ? errno : 0;
 }

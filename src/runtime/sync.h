@@ -32,6 +32,7 @@ enum class SyncType : uint32_t {
                     // init (sent with write(2) only); the parent takes it with
                     // pidfd_getfd and hands it to linux.seccomp.listenerPath
   NetNs,            // parent -> init: the new network namespace as SCM_RIGHTS (netns.cc)
+  NetNsUp,          // parent -> init: its loopback is up (err: the errno if it is not)
 };
 
 struct SyncMsg {
@@ -67,7 +68,7 @@ Result<size_t> send_with_fd(int sock, const struct iovec* iov, size_t iovcnt, in
 
 // A message with no text (and `pass_fd` when >= 0) on a sync socket's fd: 0 or the errno.
 // Allocates nothing, for a thread that may run while the process clones (netns.cc).
-int send_bare(int sock, SyncType t, int pass_fd);
+int send_bare(int sock, SyncType t, int pass_fd, int err = 0);
 
 // Sends/receives one fd over a unix socket (console socket protocol: SCM_RIGHTS with the
 // pty's name as payload, like runc).

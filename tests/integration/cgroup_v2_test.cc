@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -133,12 +134,21 @@ class CgroupV2Test : public ::testing::Test {
   }
   void TearDown() override {
     if (root_.empty()) return;
-    // Whatever a failed test left: kill, then remove leaf and parent.
+    // Whatever a failed test left: kill, then remove the leaf's tree (a test may nest
+    // cgroups in it) and the parent.
     std::string leaf = root_ + path_;
     if (exists(leaf)) {
       std::ofstream(leaf + "/cgroup.kill") << "1";
-      for (int i = 0; i < 100 && ::rmdir(leaf.c_str()) < 0 && errno == EBUSY; ++i)
-        std::this_thread::sleep_for(10ms);
+      std::vector<std::string> dirs;  // children before parents
+      std::error_code ec;
+      for (auto it = std::filesystem::recursive_directory_iterator(leaf, ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_directory()) dirs.push_back(it->path());
+      std::sort(dirs.begin(), dirs.end(), [](auto& a, auto& b) { return a.size() > b.size(); });
+      dirs.push_back(leaf);
+      for (const std::string& d : dirs)
+        for (int i = 0; i < 100 && ::rmdir(d.c_str()) < 0 && errno == EBUSY; ++i)
+          std::this_thread::sleep_for(10ms);
     }
     ::rmdir((root_ + parent_).c_str());
     EXPECT_FALSE(exists(root_ + parent_)) << "left behind: " << root_ + parent_;
