@@ -1,14 +1,18 @@
 // libFuzzer target for the config.json layer (src/oci): parse_spec, validate, to_json and
-// parse_process on arbitrary bytes. Besides the sanitizers it checks two invariants:
+// parse_process on arbitrary bytes. Besides the sanitizers it checks three invariants:
+//   - the runtime's JSON reader (json_dom.h) accepts exactly what nlohmann accepts (but for
+//     nlohmann's own quirk of ending the input at a NUL byte, and our depth limit);
 //   - whatever parse_spec accepts, to_json writes back out as text parse_spec accepts again,
 //     and that second to_json is byte-identical (a fixed point);
 //   - validate gives the same verdict and message for the spec and its reparsed copy.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
+#include "oci/json_dom.h"
 #include "oci/spec.h"
 
 namespace {
@@ -39,6 +43,17 @@ void check_spec(std::string_view text) {
   (void)berth::oci::to_json(*spec, -1);
 }
 
+void check_reader(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return;
+  auto mine = berth::oci::detail::JsonDoc::parse(text, 64);
+  if (!mine && mine.error().message().find("nested deeper") != std::string::npos) return;
+  bool theirs = nlohmann::json::accept(text.begin(), text.end());
+  if (static_cast<bool>(mine) != theirs)
+    fail(theirs ? "json_dom refuses what nlohmann accepts"
+                : "json_dom accepts what nlohmann refuses",
+         std::string(text.substr(0, 512)) + (mine ? "" : "\n" + mine.error().message()));
+}
+
 void check_process(std::string_view text) {
   berth::Result<berth::oci::Process> p = berth::oci::parse_process(text);
   if (p) (void)berth::oci::validate_process(*p);
@@ -48,6 +63,7 @@ void check_process(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
+  check_reader(text);
   check_spec(text);
   check_process(text);
   return 0;
