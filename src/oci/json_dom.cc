@@ -1,7 +1,10 @@
 #include "oci/json_dom.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "oci/spec.h"
@@ -48,9 +51,14 @@ namespace {
 std::string format_double(double d) {
   if (!std::isfinite(d)) return "null";
   if (d == 0) return std::signbit(d) ? "-0.0" : "0.0";
+  // The shortest %e that reads back as d (snprintf and strtod: libstdc++'s to_chars would
+  // bring ~100 KB of tables into the runtime binary for error messages alone).
   char sci[64];
-  auto r = std::to_chars(sci, sci + sizeof sci, d, std::chars_format::scientific);
-  std::string_view s(sci, static_cast<size_t>(r.ptr - sci));
+  for (int precision = 0; precision <= 17; ++precision) {
+    snprintf(sci, sizeof sci, "%.*e", precision, d);
+    if (std::strtod(sci, nullptr) == d) break;
+  }
+  std::string_view s(sci);
   std::string out;
   if (s.front() == '-') {
     out += '-';
@@ -418,8 +426,6 @@ class JsonParser {
     }
     const char* int_end = p_;
     bool is_float = false;
-    long exp = 0;
-    bool exp_negative = false;
     if (p_ < end_ && *p_ == '.') {
       is_float = true;
       ++p_;
@@ -430,13 +436,10 @@ class JsonParser {
     if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
       is_float = true;
       ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) exp_negative = *p_++ == '-';
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (!digit())
         return fail(p_, "unexpected " + what_is(p_) + " in a number (expected a digit)");
-      while (digit()) {
-        if (exp < 100000) exp = exp * 10 + (*p_ - '0');
-        ++p_;
-      }
+      while (digit()) ++p_;
     }
     if (!is_float) {
       uint64_t v = 0;
@@ -454,20 +457,15 @@ class JsonParser {
         }
       }
     }
-    double d = 0;
-    auto r = std::from_chars(start, p_, d);
-    if (r.ec == std::errc::result_out_of_range) {
-      // Too big or too small for a double: which one, from the decimal exponent.
-      const char* first = int_start;
-      while (first < int_end && *first == '0') ++first;
-      long magnitude = (first < int_end ? int_end - first : 0) + (exp_negative ? -exp : exp);
-      if (magnitude > 0)
-        return fail(start,
-                    "number overflow: " + std::string(start, std::min<size_t>(p_ - start, 40)));
-      d = negative ? -0.0 : 0.0;
-    } else if (r.ec != std::errc() || r.ptr != p_) {
-      return fail(start, "unreadable number");
-    }
+    // strtod on a terminated copy: the grammar above is a subset of what it reads, and no
+    // berth program changes the C locale (whose decimal point strtod follows).
+    std::string copy(start, p_);
+    char* end = nullptr;
+    double d = std::strtod(copy.c_str(), &end);
+    if (end != copy.c_str() + copy.size()) return fail(start, "unreadable number");
+    if (std::isinf(d))
+      return fail(start,
+                  "number overflow: " + std::string(start, std::min<size_t>(p_ - start, 40)));
     uint32_t i = add(JsonType::Float);
     doc_.nodes_[i].num.d = d;
     return true;
