@@ -10,6 +10,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class HooksTest : public RuntimeTest {
  protected:
@@ -188,6 +189,26 @@ TEST_F(HooksTest, FailingPrestartHookFailsCreateAndLeavesNothing) {
       << "container process left behind";
   EXPECT_EQ(HostMountCount(), mounts_before);
   EXPECT_NE(Runtime({"state", id}).exit_code, 0);
+}
+
+TEST_F(HooksTest, AnInitKilledDuringAPrestartHookIsReportedAsSuch) {
+  SKIP_ON_RUNC("the message is berth's");
+  // The hook kills the init (its pid is in the state) while the init waits for HooksDone:
+  // the runtime's send of HooksDone then fails, and what create reports is the init's end.
+  std::string id = NewId();
+  json c = Config(id, {"true"});
+  c["hooks"]["prestart"] = {
+      {{"path", "/bin/sh"},
+       {"args",
+        {"sh", "-c",
+         // ... and waits until it is a zombie: its end of the sync socket is closed then.
+         "p=$(tr , '\\n' | grep '\"pid\"' | tr -dc 0-9); kill -9 $p; "
+         "until grep -q '^[0-9]* ([^)]*) Z' /proc/$p/stat; do sleep 0.01; done"}}}};
+  ExecResult r = Create(id, c);
+  EXPECT_NE(r.exit_code, 0) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr("container init exited before it was ready")) << Describe(r);
+  EXPECT_THAT(r.err, Not(HasSubstr("broken pipe"))) << Describe(r);
+  ExpectNoTrace(id);
 }
 
 TEST_F(HooksTest, FailingCreateRuntimeHookFailsCreate) {
