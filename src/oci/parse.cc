@@ -1,11 +1,11 @@
 // config.json / process.json text -> oci::Spec / oci::Process.
 //
 // The text is parsed into a JsonDoc (json_dom.h) once, then walked by one `read` overload per
-// spec type. Every failure becomes Error::invalid naming the
-// field, JSON-path style ("linux.namespaces[2].type: unknown namespace \"foo\""); the path is
-// a chain of stack frames and is only turned into text when there is an error. Unknown fields
-// are ignored; `null` reads as "absent" (as Go's decoder, hence runc, treats it). Nothing here
-// throws out: allocation failures are caught at the entry points.
+// spec type. Every failure becomes Error::invalid naming the field, JSON-path style
+// ("linux.namespaces[2].type: unknown namespace \"foo\""); the path is a chain of stack frames
+// and is only turned into text when there is an error. Unknown fields are ignored; `null` reads
+// as "absent" (as Go's decoder, hence runc, treats it). Nothing here throws out: allocation
+// failures are caught at the entry points.
 #include <cmath>
 #include <cstdint>
 #include <limits>

@@ -322,6 +322,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   }
   if (spec.hooks)
     ctx.create_runtime_hooks = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
+
   // The init waits for start in, and execs through, the sealed stub (stub/stub.c): even a
   // program that is a "#!/proc/self/exe" script never runs the runtime binary as the
   // container's process. It costs one execve of a 5 KB image.
@@ -449,6 +450,7 @@ Result<Created> create_container(const Globals& g, const CreateOptions& o, bool 
   bool pid_final = !init_joins && !ctx.late_pid_join;
   ctx.skip_go = pid_final && !ctx.new_userns && !hooks_in_init;
   ctx.exec_at_ready = c.exec_at_ready = run_mode && pid_final && !start_hooks;
+
   pid_t pid = clone_into(clone_flags, into.get());
   if (pid == 0) {
     parent_sync.close();
