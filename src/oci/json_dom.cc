@@ -137,9 +137,8 @@ class JsonParser {
         doc_(doc) {}
 
   Result<void> run() {
-    doc_.nodes_.reserve(64 + (end_ - begin_) / 16);
-    doc_.unescaped_ = std::make_unique<char[]>(static_cast<size_t>(end_ - begin_) + 1);
-    out_ = doc_.unescaped_.get();
+    // A config of a few KiB needs ~200 nodes; a large input grows the array as it goes.
+    doc_.nodes_.reserve(64 + std::min<size_t>(static_cast<size_t>(end_ - begin_) / 16, 4096));
     skip_ws();
     if (!value(0)) return std::move(*err_);
     skip_ws();
@@ -158,7 +157,7 @@ class JsonParser {
   const char* end_;
   int max_depth_;
   JsonDoc& doc_;
-  char* out_ = nullptr;
+  char* out_ = nullptr;  // next free byte of doc_.unescaped_ (made at the first escape)
   std::optional<Error> err_;
 
   bool fail(const char* at, std::string what) {
@@ -361,7 +360,13 @@ class JsonParser {
         ++p_;
         continue;
       }
-      if (!out_start) out_start = out_;
+      if (!out_start) {
+        if (!out_) {  // the first escape in the document: the buffer, never zeroed
+          doc_.unescaped_.reset(new char[static_cast<size_t>(end_ - begin_) + 1]);
+          out_ = doc_.unescaped_.get();
+        }
+        out_start = out_;
+      }
       memcpy(out_, copied, static_cast<size_t>(p_ - copied));
       out_ += p_ - copied;
       const char* esc = p_;
